@@ -4,3 +4,15 @@
  *
  * @since 0.1.0
  */
+
+/** The route and reply model of the test server: routes, replies, latency and faults as plain data. */
+export * as Route from "./Route.js"
+
+/** A real HTTP server on 127.0.0.1 with scripted replies, fault injection and a request log. */
+export * as TestServer from "./TestServer.js"
+
+/** Ready-made replies and routes: sequences, Retry-After, redirects, network faults, encodings, hostile bodies. */
+export * as Faults from "./Faults.js"
+
+/** A deterministic website generated from a seed, with the ground truth a crawl is checked against. */
+export * as SyntheticSite from "./SyntheticSite.js"

@@ -1,0 +1,132 @@
+/**
+ * Counting semaphores per key, created on first use and dropped as soon as a
+ * key is idle: "at most N requests in flight per host" for any number of
+ * hosts.
+ *
+ * Each key has its own limit and its own strict FIFO queue: a release hands
+ * the permit straight to the longest-waiting fiber, and a new caller never
+ * takes a permit past a queued one. Taking a free permit is synchronous (no
+ * fiber suspension). A key with nothing held and nobody waiting is forgotten
+ * at once, so a million hosts used once leave nothing behind.
+ *
+ * Keys are compared like `Map` keys (SameValueZero): use strings or numbers,
+ * or stable object references.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { KeyedSemaphore } from "@fiberkit/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const perHost = yield* KeyedSemaphore.make<string>({ permits: 4 })
+ *   const fetchPage = (host: string, path: string) =>
+ *     Effect.succeed(`${host}${path}`).pipe(perHost.withPermit(host))
+ *   return yield* Effect.forEach(["/a", "/b"], (p) => fetchPage("example.com", p), { concurrency: 8 })
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type * as Effect from "effect/Effect"
+import * as internal from "./internal/keyedSemaphore.js"
+
+/**
+ * A family of counting semaphores, one per key.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface KeyedSemaphore<K = string> {
+  /**
+   * Runs the effect holding one permit of `key`, waiting for it in FIFO order
+   * first. The permit is released when the effect ends, whether it succeeds,
+   * fails or is interrupted.
+   */
+  readonly withPermit: (key: K) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /**
+   * Like `withPermit`, holding `n` permits. Dies with a `KeyedSemaphoreError`
+   * if `n` exceeds the key's limit (it could never be granted).
+   */
+  readonly withPermits: (key: K, n: number) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /**
+   * Low level: waits for `n` permits (default 1) and keeps them until
+   * `release`. Waiting is interruptible when called from an interruptible
+   * region, and an interrupted waiter never keeps a permit, even one that was
+   * handed to it as it was being interrupted. Once `take` has succeeded the
+   * caller owns the permits: use `withPermit`, or `Effect.acquireRelease`,
+   * rather than pairing `take` and `release` by hand.
+   */
+  readonly take: (key: K, n?: number) => Effect.Effect<void>
+  /** Low level: returns `n` permits (default 1) taken with `take`. Dies if fewer are held. */
+  readonly release: (key: K, n?: number) => Effect.Effect<void>
+  /** The limit of `key`: the number of permits it can hand out at once. */
+  readonly permitsFor: (key: K) => number
+  /** A snapshot of one key, for metrics. */
+  readonly state: (key: K) => State
+  /** The number of keys currently tracked (holding permits or with waiters). */
+  readonly size: () => number
+}
+
+/**
+ * A snapshot of one key of a {@link KeyedSemaphore}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface State {
+  /** Permits currently held, including ones just handed to a waiter that has not resumed yet. */
+  readonly inUse: number
+  /** Fibers queued for permits. */
+  readonly waiting: number
+  /** The key's limit. */
+  readonly permits: number
+}
+
+/**
+ * Options of {@link make}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options<K> {
+  /**
+   * The limit per key: a positive integer, `Infinity` for no limit, or a
+   * function of the key. The function is called when a key starts being
+   * tracked, and the result holds until the key goes idle and is dropped.
+   */
+  readonly permits: number | ((key: K) => number)
+}
+
+/**
+ * The defect raised on misuse: an invalid limit or permit count, a request
+ * for more permits than the key's limit, or a release of permits not held.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export interface KeyedSemaphoreError extends internal.KeyedSemaphoreError {}
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export const KeyedSemaphoreError: typeof internal.KeyedSemaphoreError = internal.KeyedSemaphoreError
+
+/**
+ * Creates a keyed semaphore. With `permits: Infinity` every operation is a
+ * no-op that costs nothing (`withPermit(key)` returns its effect unchanged).
+ *
+ * @example
+ * ```ts
+ * import { KeyedSemaphore } from "@fiberkit/core"
+ *
+ * // 2 connections to most hosts, 8 to our own API
+ * const perHost = KeyedSemaphore.make<string>({
+ *   permits: (host) => (host === "api.internal" ? 8 : 2)
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: <K = string>(options: Options<K>) => Effect.Effect<KeyedSemaphore<K>> = internal.make

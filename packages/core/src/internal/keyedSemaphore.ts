@@ -1,0 +1,308 @@
+import type * as Cause from "effect/Cause"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import type * as KeyedSemaphore from "../KeyedSemaphore.js"
+
+/** @internal */
+export class KeyedSemaphoreError extends Data.TaggedError("KeyedSemaphoreError")<{
+  readonly reason: "InvalidPermits" | "PermitsExceedLimit" | "ReleaseWithoutTake"
+  readonly key: unknown
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `KeyedSemaphore${this.key === undefined ? "" : ` key ${describeKey(this.key)}`}: ${this.detail}`
+  }
+}
+
+/** @internal */
+export const describeKey = (key: unknown): string => typeof key === "string" ? JSON.stringify(key) : String(key)
+
+const isLimit = (permits: number): boolean => permits === Infinity || (Number.isInteger(permits) && permits >= 1)
+
+const invalidLimit = (key: unknown, permits: number): KeyedSemaphoreError =>
+  new KeyedSemaphoreError({
+    reason: "InvalidPermits",
+    key,
+    detail: `the configured limit is ${permits}; permits must be a positive integer, or Infinity for no limit.`
+  })
+
+const invalidCount = (key: unknown, n: number): KeyedSemaphoreError =>
+  new KeyedSemaphoreError({
+    reason: "InvalidPermits",
+    key,
+    detail: `cannot take or release ${n} permits; pass a non-negative integer.`
+  })
+
+const exceedsLimit = (key: unknown, n: number, permits: number): KeyedSemaphoreError =>
+  new KeyedSemaphoreError({
+    reason: "PermitsExceedLimit",
+    key,
+    detail: `asked for ${n} permits but the key allows only ${permits}, so the request could never be granted; ` +
+      `ask for at most permitsFor(key), or raise the limit.`
+  })
+
+/**
+ * A fiber queued for permits. `granted` flips when a release hands it the
+ * permits directly, before its fiber has run again: whoever finishes the
+ * waiter (its success path or its interruption) owns them from that moment.
+ */
+class Waiter<K> {
+  entry: Entry<K> | undefined = undefined
+  prev: Waiter<K> | undefined = undefined
+  next: Waiter<K> | undefined = undefined
+  queued = false
+  granted = false
+  resume: ((effect: Effect.Effect<void>) => void) | undefined = undefined
+  constructor(readonly n: number) {}
+}
+
+/** Per-key state; it exists only while permits are held or fibers wait. */
+class Entry<K> {
+  taken = 0
+  waiting = 0
+  head: Waiter<K> | undefined = undefined
+  tail: Waiter<K> | undefined = undefined
+  constructor(readonly key: K, readonly permits: number) {}
+}
+
+const enqueue = <K>(entry: Entry<K>, waiter: Waiter<K>): void => {
+  waiter.entry = entry
+  waiter.queued = true
+  waiter.prev = entry.tail
+  if (entry.tail === undefined) entry.head = waiter
+  else entry.tail.next = waiter
+  entry.tail = waiter
+  entry.waiting++
+}
+
+const unlink = <K>(entry: Entry<K>, waiter: Waiter<K>): void => {
+  if (waiter.prev === undefined) entry.head = waiter.next
+  else waiter.prev.next = waiter.next
+  if (waiter.next === undefined) entry.tail = waiter.prev
+  else waiter.next.prev = waiter.prev
+  waiter.prev = undefined
+  waiter.next = undefined
+  waiter.queued = false
+  entry.waiting--
+}
+
+const UNLIMITED = Symbol("UNLIMITED")
+
+/** The permits are not available now: the fiber has to queue on `entry`. */
+class Blocked<K> {
+  constructor(readonly entry: Entry<K>) {}
+}
+
+class Unlimited<K> implements KeyedSemaphore.KeyedSemaphore<K> {
+  readonly withPermit = (_key: K) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => self
+  readonly withPermits = (_key: K, _n: number) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    self
+  readonly take = (_key: K, _n?: number): Effect.Effect<void> => Effect.void
+  readonly release = (_key: K, _n?: number): Effect.Effect<void> => Effect.void
+  readonly permitsFor = (_key: K): number => Infinity
+  readonly state = (_key: K): KeyedSemaphore.State => ({ inUse: 0, waiting: 0, permits: Infinity })
+  readonly size = (): number => 0
+}
+
+class Limited<K> implements KeyedSemaphore.KeyedSemaphore<K> {
+  private readonly entries = new Map<K, Entry<K>>()
+
+  constructor(private readonly limit: number | ((key: K) => number)) {}
+
+  readonly permitsFor = (key: K): number => {
+    const entry = this.entries.get(key)
+    if (entry !== undefined) return entry.permits
+    return typeof this.limit === "number" ? this.limit : this.limit(key)
+  }
+
+  readonly state = (key: K): KeyedSemaphore.State => {
+    const entry = this.entries.get(key)
+    return entry === undefined
+      ? { inUse: 0, waiting: 0, permits: this.permitsFor(key) }
+      : { inUse: entry.taken, waiting: entry.waiting, permits: entry.permits }
+  }
+
+  readonly size = (): number => this.entries.size
+
+  /**
+   * Takes `n` permits synchronously if that is allowed right now without
+   * passing a queued fiber. Returns the entry holding them, `UNLIMITED` for a
+   * key without a limit, `Blocked` (only on the slow path, so the allocation
+   * is fine), or the defect to die with.
+   */
+  private tryTake(key: K, n: number): Entry<K> | typeof UNLIMITED | Blocked<K> | KeyedSemaphoreError {
+    const entry = this.entries.get(key)
+    if (entry === undefined) {
+      const permits = typeof this.limit === "number" ? this.limit : this.limit(key)
+      if (permits === Infinity) return UNLIMITED
+      if (!isLimit(permits)) return invalidLimit(key, permits)
+      if (n > permits) return exceedsLimit(key, n, permits)
+      const created = new Entry(key, permits)
+      created.taken = n
+      this.entries.set(key, created)
+      return created
+    }
+    if (entry.head === undefined && entry.taken + n <= entry.permits) {
+      entry.taken += n
+      return entry
+    }
+    return n > entry.permits ? exceedsLimit(key, n, entry.permits) : new Blocked(entry)
+  }
+
+  /**
+   * Parks the fiber until `waiter` is granted. The fast check ran in an
+   * earlier step and the fiber may have yielded since, so registration checks
+   * again: the entry may be gone or have room by now.
+   */
+  private park(key: K, waiter: Waiter<K>): Effect.Effect<void> {
+    // One-parameter callback: Effect.async then allocates no AbortController,
+    // and with no canceler returned it adds no onInterrupt wrapper; the caller
+    // handles interruption in an uninterruptible region, where it can see
+    // whether the permits were already granted.
+    return Effect.async<void>((resume) => {
+      const taken = this.tryTake(key, waiter.n)
+      if (taken instanceof Blocked) {
+        enqueue(taken.entry, waiter)
+        waiter.resume = resume
+        return
+      }
+      if (taken instanceof Entry) {
+        waiter.entry = taken
+        waiter.granted = true
+      } else if (taken !== UNLIMITED) {
+        return resume(Effect.die(taken))
+      }
+      resume(Effect.void)
+    })
+  }
+
+  /** Called when a waiter's fiber fails or is interrupted before it could use its permits. */
+  private abandon(waiter: Waiter<K>): void {
+    const entry = waiter.entry
+    if (entry === undefined) return
+    if (waiter.granted) {
+      waiter.granted = false
+      this.releaseUnsafe(entry, waiter.n)
+    } else if (waiter.queued) {
+      unlink(entry, waiter)
+      // The departed waiter may have been blocking smaller requests behind it.
+      this.releaseUnsafe(entry, 0)
+    }
+  }
+
+  /** Returns permits, hands them to queued fibers in order, and drops the entry once idle. */
+  private releaseUnsafe(entry: Entry<K>, n: number): void {
+    entry.taken -= n
+    let waiter = entry.head
+    while (waiter !== undefined && entry.taken + waiter.n <= entry.permits) {
+      entry.taken += waiter.n
+      unlink(entry, waiter)
+      waiter.granted = true
+      const resume = waiter.resume
+      waiter.resume = undefined
+      if (resume !== undefined) resume(Effect.void)
+      waiter = entry.head
+    }
+    if (entry.taken === 0 && entry.head === undefined) this.entries.delete(entry.key)
+  }
+
+  private holding<A, E, R>(entry: Entry<K>, n: number, self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
+    return Effect.matchCauseEffect(self, {
+      onFailure: (cause: Cause.Cause<E>) => {
+        this.releaseUnsafe(entry, n)
+        return Effect.failCause(cause)
+      },
+      onSuccess: (a: A) => {
+        this.releaseUnsafe(entry, n)
+        return Effect.succeed(a)
+      }
+    })
+  }
+
+  private withPermitsUnchecked<A, E, R>(key: K, n: number, self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
+    return Effect.uninterruptibleMask((restore) => {
+      const taken = this.tryTake(key, n)
+      if (taken instanceof Entry) return this.holding(taken, n, restore(self))
+      if (taken === UNLIMITED) return restore(self)
+      if (!(taken instanceof Blocked)) return Effect.die(taken)
+      const waiter = new Waiter<K>(n)
+      return Effect.matchCauseEffect(restore(this.park(key, waiter)), {
+        onFailure: (cause) => {
+          this.abandon(waiter)
+          return Effect.failCause(cause)
+        },
+        onSuccess: () => {
+          const entry = waiter.entry
+          if (entry === undefined) return restore(self)
+          waiter.granted = false
+          return this.holding(entry, n, restore(self))
+        }
+      })
+    })
+  }
+
+  readonly withPermit = (key: K) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    this.withPermitsUnchecked(key, 1, self)
+
+  readonly withPermits = (key: K, n: number) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+    if (!(Number.isInteger(n) && n >= 0)) return Effect.die(invalidCount(key, n))
+    return n === 0 ? self : this.withPermitsUnchecked(key, n, self)
+  }
+
+  readonly take = (key: K, n = 1): Effect.Effect<void> => {
+    if (!(Number.isInteger(n) && n >= 0)) return Effect.die(invalidCount(key, n))
+    if (n === 0) return Effect.void
+    return Effect.uninterruptibleMask((restore) => {
+      const taken = this.tryTake(key, n)
+      if (taken instanceof Entry || taken === UNLIMITED) return Effect.void
+      if (!(taken instanceof Blocked)) return Effect.die(taken)
+      const waiter = new Waiter<K>(n)
+      return Effect.matchCauseEffect(restore(this.park(key, waiter)), {
+        onFailure: (cause) => {
+          this.abandon(waiter)
+          return Effect.failCause(cause)
+        },
+        onSuccess: () => {
+          waiter.granted = false
+          return Effect.void
+        }
+      })
+    })
+  }
+
+  readonly release = (key: K, n = 1): Effect.Effect<void> => {
+    if (!(Number.isInteger(n) && n >= 0)) return Effect.die(invalidCount(key, n))
+    return Effect.suspend(() => {
+      if (n === 0) return Effect.void
+      const entry = this.entries.get(key)
+      if (entry === undefined) {
+        const permits = typeof this.limit === "number" ? this.limit : this.limit(key)
+        if (permits === Infinity) return Effect.void
+      }
+      const held = entry === undefined ? 0 : entry.taken
+      if (entry === undefined || held < n) {
+        return Effect.die(
+          new KeyedSemaphoreError({
+            reason: "ReleaseWithoutTake",
+            key,
+            detail: `release of ${n} permits, but only ${held} are held; release exactly what take acquired ` +
+              `(withPermit does this for you).`
+          })
+        )
+      }
+      this.releaseUnsafe(entry, n)
+      return Effect.void
+    })
+  }
+}
+
+/** @internal */
+export const make = <K>(options: KeyedSemaphore.Options<K>): Effect.Effect<KeyedSemaphore.KeyedSemaphore<K>> =>
+  Effect.suspend(() => {
+    const permits = options.permits
+    if (typeof permits === "number") {
+      if (!isLimit(permits)) return Effect.die(invalidLimit(undefined, permits))
+      if (permits === Infinity) return Effect.succeed(new Unlimited<K>())
+    }
+    return Effect.succeed(new Limited<K>(permits))
+  })

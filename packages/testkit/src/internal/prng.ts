@@ -1,0 +1,18 @@
+/**
+ * A small seeded pseudo-random generator (mulberry32), so random latencies
+ * repeat from run to run for the same seed.
+ *
+ * @internal
+ */
+
+/** @internal */
+export const make = (seed: number): (() => number) => {
+  let state = seed >>> 0
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
