@@ -15,15 +15,18 @@
  *   `<link rel="canonical">` with an absolute URL.
  * - Pages form a spanning tree in breadth-first order with
  *   `ceil(fanOut / 2)` children each; the rest of the `fanOut` links are
- *   cross links to random pages. Pages deeper than `maxDepth` in that tree
- *   are orphans: served on request, linked from no reachable page, listed in
- *   `groundTruth.unreachable`. Cross links never enter the subtree of a
+ *   cross links to random reachable pages. Pages deeper than `maxDepth` in
+ *   that tree are orphans: served on request, linked from no reachable page,
+ *   listed in `groundTruth.unreachable`. (With the defaults a 4-ary tree to
+ *   depth 8 holds 87,381 pages, so smaller sites have no orphans; lower
+ *   `maxDepth` to get some.) Cross links never enter the subtree of a
  *   private page, so its descendants are reachable only through it.
  * - URL variants serve a page's content under another URL and declare the
  *   canonical one: `?ref=…`/`?utm_…` queries, `/index.html`, and `/p/%312`
- *   for `/p/12` (a percent-encoded unreserved character; only in the last
- *   segment, so relative links resolve as on the canonical page). Links with `/./`, `/q/../`, `HTTP://` or a
- *   `#fragment` resolve (WHATWG URL) straight to the canonical URL.
+ *   for `/p/12` (a percent-encoded unreserved character, only in the last
+ *   segment so relative links resolve as on the canonical page). Links
+ *   written with `/./`, `/q/../`, `HTTP://` or a `#fragment` resolve (WHATWG
+ *   URL) straight to the canonical URL.
  * - Redirects: `/go/<k>` (301 to a page), `/moved/<k>` (302 to `/go/<k>`, two
  *   hops) and `/p/<id>/` (301 to `/p/<id>`). Broken links: `/p/<pages + k>`,
  *   `/missing/<k>` (404). Assets: PNG, CSS and PDF under `/assets/`. Off-site
@@ -44,8 +47,9 @@
  * it: a link at depth `d` to `/go/3` reaches the target page at `d + 1`.
  *
  * Absolute URLs in replies are built from the request's `Host` header, so a
- * site is independent of the port it is served on; `make` is pure and cheap
- * (10,000 pages in tens of milliseconds) and pages are rendered on request.
+ * site is independent of the port it is served on. `make` is pure and cheap
+ * (10,000 pages and their ground truth in about 0.1 s); pages are rendered
+ * on request.
  *
  * @example
  * ```ts
@@ -155,7 +159,10 @@ export class InvalidOptions extends Data.TaggedError("InvalidOptions")<{
   readonly expected: string
 }> {
   override get message(): string {
-    return `SyntheticSite: option "${this.option}" is ${String(this.value)}; expected ${this.expected}.`
+    const value = typeof this.value === "object" && this.value !== null
+      ? JSON.stringify(this.value)
+      : String(this.value)
+    return `SyntheticSite: option "${this.option}" is ${value}; expected ${this.expected}.`
   }
 }
 

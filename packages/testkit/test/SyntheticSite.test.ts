@@ -81,9 +81,9 @@ const parseRobots = (text: string): (path: string) => boolean => {
     let best: { allow: boolean; prefix: string } | undefined
     for (const rule of rules) {
       if (!path.startsWith(rule.prefix)) continue
-      if (best === undefined || rule.prefix.length > best.prefix.length || (rule.prefix.length === best.prefix.length && rule.allow)) {
-        best = rule
-      }
+      const longer = best === undefined || rule.prefix.length > best.prefix.length
+      const tieAllow = best !== undefined && rule.prefix.length === best.prefix.length && rule.allow
+      if (longer || tieAllow) best = rule
     }
     return best === undefined || best.allow
   }
@@ -116,7 +116,12 @@ interface Crawl {
  * fragments dropped, redirects followed without adding depth (0-1 BFS), and
  * robots.txt obeyed when `polite`.
  */
-const crawl = async (origin: string, options: { readonly maxDepth: number; readonly polite: boolean }): Promise<Crawl> => {
+interface CrawlOptions {
+  readonly maxDepth: number
+  readonly polite: boolean
+}
+
+const crawl = async (origin: string, options: CrawlOptions): Promise<Crawl> => {
   const allowed = options.polite
     ? parseRobots(await (await fetch(`${origin}/robots.txt`)).text())
     : () => true
@@ -159,9 +164,6 @@ const crawl = async (origin: string, options: { readonly maxDepth: number; reado
         return true
       })
       const unique = Array.from(new Set(batch))
-      for (const path of unique) {
-        fetched.set(path, { path, depth, status: 0, contentType: "", location: undefined, identity: undefined, parsed: undefined, body: "" })
-      }
       const results = await Promise.all(unique.map((path) => visit(path, depth)))
       for (const result of results) {
         fetched.set(result.path, result)
@@ -176,7 +178,9 @@ const crawl = async (origin: string, options: { readonly maxDepth: number; reado
         }
         if (result.parsed === undefined || result.identity === undefined) continue
         const seen = documents.get(result.identity)
-        if (seen === undefined || seen.depth > depth) documents.set(result.identity, { depth, title: result.parsed.title })
+        if (seen === undefined || seen.depth > depth) {
+          documents.set(result.identity, { depth, title: result.parsed.title })
+        }
         if (depth + 1 > options.maxDepth) continue
         const base = result.parsed.base === undefined ? here : new URL(result.parsed.base, here)
         for (const href of result.parsed.hrefs) {
@@ -201,11 +205,7 @@ const crawl = async (origin: string, options: { readonly maxDepth: number; reado
 }
 
 /** Compares a crawl with ground truth, field by field, so a failure names what differs. */
-const checkCrawl = (
-  truth: SyntheticSite.GroundTruth,
-  result: Crawl,
-  options: { readonly maxDepth: number; readonly polite: boolean }
-): void => {
+const checkCrawl = (truth: SyntheticSite.GroundTruth, result: Crawl, options: CrawlOptions): void => {
   const { maxDepth, polite } = options
   const depthOf = (x: { readonly depth: number | undefined; readonly politeDepth: number | undefined }) =>
     polite ? x.politeDepth : x.depth
@@ -259,7 +259,9 @@ const checkCrawl = (
   // Nothing else was fetched: every status is accounted for.
   for (const f of result.fetched.values()) expect([200, 301, 302, 404], f.path).toContain(f.status)
   if (polite) {
-    for (const path of result.fetched.keys()) expect(path.startsWith("/private/") && !path.startsWith("/private/public/"), path).toBe(false)
+    for (const path of result.fetched.keys()) {
+      expect(path.startsWith("/private/") && !path.startsWith("/private/public/"), path).toBe(false)
+    }
   } else {
     expect(result.skipped.size).toBe(0)
   }
@@ -407,7 +409,9 @@ describe("SyntheticSite (pure)", () => {
     const g = site.groundTruth
     expect(g.reachablePolite).toEqual(g.reachable)
     expect(g.disallowed).toEqual([])
-    expect([g.sitemap, g.variants, g.redirects, g.assets, g.broken, g.search, g.external]).toEqual([[], [], [], [], [], [], []])
+    for (const list of [g.sitemap, g.variants, g.redirects, g.assets, g.broken, g.search, g.external]) {
+      expect(list).toEqual([])
+    }
     expect(g.trap).toBeUndefined()
     expect(g.expected({ maxDepth: Infinity })).toEqual([...g.reachable].sort())
     for (const path of ["/robots.txt", "/sitemap.xml", "/calendar/2024-01", "/go/0", "/search", "/assets/img/0.png"]) {
@@ -751,7 +755,8 @@ describe("SyntheticSite bin", () => {
     Effect.gen(function*() {
       let home = ""
       let url = ""
-      const run = yield* runBin(["--port", "0", "--pages", "50", "--page-kb", "1", "--seed", "3"], async (line, stop) => {
+      const args = ["--port", "0", "--pages", "50", "--page-kb", "1", "--seed", "3"]
+      const run = yield* runBin(args, async (line, stop) => {
         url = /http:\/\/127\.0\.0\.1:\d+/.exec(line)?.[0] ?? ""
         if (url !== "") home = await (await fetch(`${url}/`)).text()
         stop()

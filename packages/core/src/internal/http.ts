@@ -449,7 +449,7 @@ export const make = (input: Http.Input = {}): Effect.Effect<Http.Service, Http.S
           pipelining: pool.pipelining,
           keepAliveTimeout: pool.keepAliveTimeoutMs,
           keepAliveMaxTimeout: pool.keepAliveMaxTimeoutMs,
-          connect: { timeout: timeouts.connectMs },
+          connect: transport.connector(timeouts.connectMs),
           // Our own timers govern each request; these are the pool's defaults.
           headersTimeout: timeouts.headersMs,
           bodyTimeout: timeouts.bodyMs

@@ -4,14 +4,18 @@
  *
  * Why `dispatch` and not `request` or `fetch`: it hands us raw chunks without a
  * Node or web stream in between and lets us abort without an `AbortSignal`
- * (allocating one per request costs about a third of the throughput). Phase
- * timeouts are undici's own (connect, headers, body idle), measured on the
- * socket, so they never include time spent queued for a connection.
+ * (allocating one per request costs about a third of the throughput).
+ *
+ * Timeouts: connect is undici's (set on the pool). Headers, body idle and the
+ * whole attempt share one precise timer per exchange: undici's own header and
+ * body timers tick at about one-second resolution, so a 200 ms timeout would
+ * fire after up to a second. The headers phase starts when undici puts the
+ * request on a socket, so time queued for a connection never counts.
  *
  * @internal
  */
 import * as Effect from "effect/Effect"
-import type * as Undici from "undici"
+import * as Undici from "undici"
 import * as zlib from "node:zlib"
 import * as HttpError from "../HttpError.js"
 
@@ -296,6 +300,7 @@ export class LiveBody {
 
   /** Stops the body: aborts the request if it is still arriving. */
   cancel(): void {
+    this.handler.stopTimer()
     if (!this.ended && this.error === undefined) {
       this.error = new HttpError.TransportError({ ...this.handler.ctx(), phase: "receive", code: undefined, cause: new Error("stream cancelled") })
       this.handler.abort(new Error("response stream cancelled"))
@@ -319,6 +324,14 @@ class ExchangeHandler implements Undici.Dispatcher.DispatchHandler {
   mode = BodyMode.Full
   limit = 0
   timer: ReturnType<typeof setTimeout> | undefined = undefined
+  /** performance.now() after which the whole attempt has timed out. */
+  attemptDeadline = Number.POSITIVE_INFINITY
+  /** When the timer is armed to fire. */
+  armedFor = Number.POSITIVE_INFINITY
+  /** 0 = queued/connecting, 1 = waiting for headers, 2 = reading the body. */
+  phase = 0
+  /** Start of the current phase, or the last body chunk. */
+  activityAt = 0
   sent = false
   live: LiveBody | undefined = undefined
 
@@ -335,13 +348,61 @@ class ExchangeHandler implements Undici.Dispatcher.DispatchHandler {
   finish(effect: Effect.Effect<RawResponse, HttpError.HttpError>): void {
     if (this.done) return
     this.done = true
-    if (this.timer !== undefined) clearTimeout(this.timer)
+    // A streamed body keeps its idle timer; the attempt timeout ends at the headers.
+    if (this.live === undefined) this.stopTimer()
+    else this.attemptDeadline = Number.POSITIVE_INFINITY
     this.resume(effect)
   }
 
+  stopTimer(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timer = undefined
+    this.armedFor = Number.POSITIVE_INFINITY
+  }
+
+  arm(at: number, now: number): void {
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.armedFor = at
+    this.timer = setTimeout(this.onTimer, Math.max(1, Math.ceil(at - now)))
+  }
+
+  /**
+   * Fires at the earliest deadline it was armed for, or earlier (it is armed
+   * from dispatch, before the phase it guards has started): re-checks every
+   * deadline against the clock and re-arms when none has passed.
+   */
+  readonly onTimer = (): void => {
+    this.timer = undefined
+    this.armedFor = Number.POSITIVE_INFINITY
+    const now = performance.now()
+    const o = this.options
+    if (now >= this.attemptDeadline) {
+      return this.fail(new HttpError.TimeoutError({ ...this.ctx(), phase: o.totalPhase, timeoutMs: o.totalTimeoutMs }))
+    }
+    let phaseDeadline = Number.POSITIVE_INFINITY
+    if (this.phase === 1) {
+      phaseDeadline = this.activityAt + o.headersTimeoutMs
+    } else if (this.phase === 2) {
+      // A consumer that is slow to pull (back-pressure) is not an idle server.
+      if (this.controller?.paused === true) this.activityAt = now
+      phaseDeadline = this.activityAt + o.bodyTimeoutMs
+    }
+    if (now >= phaseDeadline) {
+      const phase = this.phase === 1 ? "headers" : "body"
+      const timeoutMs = this.phase === 1 ? o.headersTimeoutMs : o.bodyTimeoutMs
+      return this.fail(new HttpError.TimeoutError({ ...this.ctx(), phase, timeoutMs }))
+    }
+    const next = Math.min(this.attemptDeadline, phaseDeadline)
+    if (next < Number.POSITIVE_INFINITY) this.arm(next, now)
+  }
+
   fail(error: HttpError.HttpError): void {
-    if (this.live !== undefined) this.live.fail(error)
-    else this.finish(Effect.fail(error))
+    if (this.live !== undefined) {
+      this.stopTimer()
+      this.live.fail(error)
+    } else {
+      this.finish(Effect.fail(error))
+    }
     this.abort(new Error(error.message))
   }
 
@@ -360,6 +421,15 @@ class ExchangeHandler implements Undici.Dispatcher.DispatchHandler {
       return
     }
     this.controller = controller
+    this.phase = 1
+    this.activityAt = performance.now()
+    this.tighten(this.activityAt + this.options.headersTimeoutMs)
+  }
+
+  /** Re-arms only when a phase deadline falls before the armed time (rare: the timer is armed early). */
+  tighten(deadline: number): void {
+    const at = Math.min(deadline, this.attemptDeadline)
+    if (at < this.armedFor) this.arm(at, this.activityAt)
   }
 
   onResponseStart(
@@ -368,6 +438,9 @@ class ExchangeHandler implements Undici.Dispatcher.DispatchHandler {
     headers: Headers
   ): void {
     if (statusCode < 200 || this.done) return
+    this.phase = 2
+    this.activityAt = performance.now()
+    this.tighten(this.activityAt + this.options.bodyTimeoutMs)
     this.status = statusCode
     this.headers = headers
     this.mode = this.options.bodyMode(statusCode, headers)
@@ -386,6 +459,7 @@ class ExchangeHandler implements Undici.Dispatcher.DispatchHandler {
   }
 
   onResponseData(_controller: Undici.Dispatcher.DispatchController, chunk: Buffer): void {
+    this.activityAt = performance.now()
     if (this.live !== undefined) return this.live.write(chunk)
     if (this.done) return
     this.received += chunk.length
@@ -406,7 +480,10 @@ class ExchangeHandler implements Undici.Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
-    if (this.live !== undefined) return this.live.finish()
+    if (this.live !== undefined) {
+      this.stopTimer()
+      return this.live.finish()
+    }
     if (this.done) return
     const body = this.concat()
     const codings = this.options.decompress ? contentCodings(this.headers) : undefined
@@ -426,13 +503,51 @@ class ExchangeHandler implements Undici.Dispatcher.DispatchHandler {
       headers: this.options.headersTimeoutMs,
       body: this.options.bodyTimeoutMs
     })
-    if (this.live !== undefined) return this.live.fail(failure)
+    if (this.live !== undefined) {
+      this.stopTimer()
+      return this.live.fail(failure)
+    }
     this.finish(Effect.fail(failure))
   }
 
   concat(): Buffer {
     const chunks = this.chunks
     return chunks.length === 1 ? chunks[0]! : chunks.length === 0 ? Buffer.alloc(0) : Buffer.concat(chunks, this.received)
+  }
+}
+
+/**
+ * undici's connector with a precise connect timeout. undici's own connect
+ * timer runs on its ~1 s tick, so it is kept only as a backstop; this timer
+ * fails the connection attempt on time, with undici's own error type so the
+ * rest of the stack sees an ordinary connect timeout.
+ *
+ * @internal
+ */
+export const connector = (timeoutMs: number): Undici.buildConnector.connector => {
+  const base = Undici.buildConnector({ timeout: timeoutMs + 2000 })
+  return (options, callback) => {
+    let settled = false
+    let socket: unknown
+    const timer = setTimeout(() => {
+      if (settled) return
+      settled = true
+      if (typeof socket === "object" && socket !== null && "destroy" in socket && typeof socket.destroy === "function") {
+        socket.destroy()
+      }
+      callback(new Undici.errors.ConnectTimeoutError(`Connect Timeout Error (attempted address: ${options.hostname}:${options.port}, timeout: ${timeoutMs}ms)`), null)
+    }, timeoutMs)
+    // The connector returns the socket although its type says void.
+    socket = (base as (o: typeof options, cb: typeof callback) => unknown)(options, (...args) => {
+      clearTimeout(timer)
+      if (settled) {
+        const late = args[1]
+        if (late !== null) late.destroy()
+        return
+      }
+      settled = true
+      callback(...args)
+    })
   }
 }
 
@@ -446,8 +561,9 @@ export const dispatchOptions = (
   method: prepared.method as Undici.Dispatcher.HttpMethod,
   headers: prepared.headers,
   body: prepared.body,
-  headersTimeout: options.headersTimeoutMs,
-  bodyTimeout: options.bodyTimeoutMs
+  // Backstops only: the exchange's own timer fires first (undici's tick is ~1 s).
+  headersTimeout: options.headersTimeoutMs + 2000,
+  bodyTimeout: options.bodyTimeoutMs + 2000
 })
 
 /**
@@ -465,15 +581,12 @@ export const exchange = (
 ): Effect.Effect<RawResponse, HttpError.HttpError> =>
   Effect.async<RawResponse, HttpError.HttpError>((resume) => {
     const handler = new ExchangeHandler(prepared, options, resume)
-    if (options.totalTimeoutMs < Number.POSITIVE_INFINITY) {
-      handler.timer = setTimeout(() => {
-        handler.fail(new HttpError.TimeoutError({
-          ...handler.ctx(),
-          phase: options.totalPhase,
-          timeoutMs: options.totalTimeoutMs
-        }))
-      }, Math.max(1, options.totalTimeoutMs))
-    }
+    const now = performance.now()
+    handler.attemptDeadline = now + options.totalTimeoutMs
+    // Armed for the headers deadline as if the request went out at once (the
+    // common case on a kept-alive connection); if it did not, the timer fires
+    // early and re-arms.
+    handler.arm(now + Math.min(options.totalTimeoutMs, options.headersTimeoutMs), now)
     try {
       dispatcher.dispatch(dispatchOptions(prepared, options), handler)
     } catch (error) {
@@ -482,7 +595,7 @@ export const exchange = (
     return Effect.sync(() => {
       if (handler.done) return
       handler.done = true
-      if (handler.timer !== undefined) clearTimeout(handler.timer)
+      handler.stopTimer()
       handler.abort(new Error("request interrupted"))
     })
   })

@@ -11,6 +11,11 @@
  * SIGINT or SIGTERM and exits 0. Bad flags exit 2. The request log is off so
  * memory stays flat however long it runs.
  *
+ * `npm run` does not pass a SIGTERM sent to npm itself on to the server (a
+ * terminal's Ctrl-C reaches the whole process group and works): harnesses
+ * should spawn `tsx packages/testkit/src/bin/site.ts` directly, or signal the
+ * process group.
+ *
  * @since 0.1.0
  */
 import { parseArgs } from "node:util"

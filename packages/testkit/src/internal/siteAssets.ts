@@ -20,7 +20,10 @@ const png = Uint8Array.from(Buffer.from(
 const text = (s: string): Uint8Array => new TextEncoder().encode(s)
 
 const pdf = (n: number): Uint8Array =>
-  text(`%PDF-1.4\n% synthetic site document ${n}\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n`)
+  text(
+    `%PDF-1.4\n% synthetic site document ${n}\n` +
+      "1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+  )
 
 /** Every asset, by path. Pages link to these and nothing else non-HTML. */
 export const all: ReadonlyArray<Asset> = [

@@ -1,9 +1,8 @@
 /**
- * The shape of the synthetic site: which pages exist, where they live, what
- * each links to, and the breadth-first search that turns that into ground
- * truth. Everything here is a pure function of the options; a page's links
- * are regenerated from its own seeded stream whenever it is rendered, so no
- * page content is held in memory.
+ * The shape of the synthetic site: which pages exist, where they live and
+ * what each links to. Everything here is a pure function of the options; a
+ * page's links are regenerated from its own seeded stream whenever they are
+ * needed, so no page content is held in memory.
  *
  * @internal
  */
@@ -98,8 +97,8 @@ export interface Graph {
 }
 
 /** Words and pages of the `/search` links; the search page itself answers any query. */
-export const searchWords: ReadonlyArray<string> = ["alpha", "beta", "gamma", "delta", "omega", "sigma"]
-export const searchPageCount = 3
+const searchWords: ReadonlyArray<string> = ["alpha", "beta", "gamma", "delta", "omega", "sigma"]
+const searchPageCount = 3
 
 const queryVariants: ReadonlyArray<string> = [
   "?ref=nav",
@@ -128,19 +127,19 @@ const bases: ReadonlyArray<Base> = [
 ]
 
 /** The first page of the calendar trap; month 0 of {@link trapPath}. */
-export const trapEntry = "/calendar/2024-01"
+const trapEntry = "/calendar/2024-01"
 
 /** The calendar page `offset` months after January 2024 (negative: before). */
 export const trapPath = (offset: number): string => {
   const month = 2024 * 12 + offset
   const year = Math.floor(month / 12)
   const m = month - year * 12 + 1
-  return `/calendar/${year}-${m < 10 ? "0" : ""}${m}`
+  return `/calendar/${String(year).padStart(4, "0")}-${m < 10 ? "0" : ""}${m}`
 }
 
 /** The month offset of a calendar path, or `undefined` when it is not one. */
 export const parseTrapPath = (path: string): number | undefined => {
-  const match = /^\/calendar\/([1-9]\d{3,5})-(0[1-9]|1[0-2])$/.exec(path)
+  const match = /^\/calendar\/(\d{4,6})-(0[1-9]|1[0-2])$/.exec(path)
   if (match === null) return undefined
   return Number(match[1]) * 12 + Number(match[2]) - 1 - 2024 * 12
 }
@@ -167,7 +166,13 @@ export const make = (options: SyntheticSite.Options): Graph => {
   for (let id = 0; id < n; id++) {
     const kind = kindOf(seed, id)
     kinds[id] = kind
-    paths[id] = id === 0 ? "/" : kind === KindPrivate ? `/private/${id}` : kind === KindPrivateAllowed ? `/private/public/${id}` : `/p/${id}`
+    paths[id] = id === 0
+      ? "/"
+      : kind === KindPrivate
+      ? `/private/${id}`
+      : kind === KindPrivateAllowed
+      ? `/private/public/${id}`
+      : `/p/${id}`
     const parent = id === 0 ? -1 : Math.floor((id - 1) / branching)
     const depth = parent < 0 ? 0 : (treeDepth[parent] ?? 0) + 1
     treeDepth[id] = depth

@@ -155,7 +155,11 @@ const linkText = (graph: Graph.Graph, link: Graph.Link): string => {
 }
 
 const baseHref = (base: Graph.Base, host: string): string =>
-  base.form === "absolute" ? `http://${host}${base.dir}` : base.form === "protocolRelative" ? `//${host}${base.dir}` : base.dir
+  base.form === "absolute"
+    ? `http://${host}${base.dir}`
+    : base.form === "protocolRelative"
+    ? `//${host}${base.dir}`
+    : base.dir
 
 const renderLink = (graph: Graph.Graph, link: Graph.Link, host: string, dir: string, index: number): string => {
   const ref = link.kind === "external" ? link.path : href(link.style, link.path, host, dir, index)
@@ -189,7 +193,8 @@ const simplePage = (title: string, canonical: string | undefined, links: string,
   "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n" +
   `<title>${escape(title)}</title>\n` +
   (canonical === undefined ? "" : `<link rel="canonical" href="${escape(canonical)}">\n`) +
-  `</head>\n<body>\n<h1>${escape(title)}</h1>\n<ul class="links">\n${links}</ul>\n<main>\n<p>${escape(text)}</p>\n</main>\n</body>\n</html>\n`
+  `</head>\n<body>\n<h1>${escape(title)}</h1>\n<ul class="links">\n${links}</ul>\n` +
+  `<main>\n<p>${escape(text)}</p>\n</main>\n</body>\n</html>\n`
 
 /** A calendar trap page: Home, previous and next month. */
 export const trapPage = (graph: Graph.Graph, offset: number, host: string): string => {
@@ -197,7 +202,8 @@ export const trapPage = (graph: Graph.Graph, offset: number, host: string): stri
   const links = Graph.trapLinks(offset)
     .map((link, i) => renderLink(graph, link, host, "/calendar/", i))
     .join("")
-  return simplePage(`Calendar ${path.slice("/calendar/".length)}`, `http://${host}${path}`, links, "No events this month.")
+  const month = path.slice("/calendar/".length)
+  return simplePage(`Calendar ${month}`, `http://${host}${path}`, links, "No events this month.")
 }
 
 /**

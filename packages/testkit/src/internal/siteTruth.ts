@@ -83,7 +83,8 @@ export const compute = (graph: Graph.Graph): SyntheticSite.GroundTruth => {
     const outPolite: Array<boolean> = []
     for (const link of Graph.pageSpec(graph, u).links) {
       if (link.kind === "page" || link.kind === "variant" || link.kind === "redirect") {
-        const viaAllowed = link.kind === "page" || (link.kind === "redirect" ? redirectHops(link).every(allowed) : allowed(link.path))
+        const viaAllowed = link.kind === "page" ||
+          (link.kind === "redirect" ? redirectHops(link).every(allowed) : allowed(link.path))
         out.push(link.target)
         outPolite.push(viaAllowed && pageAllowed(link.target))
         if (depth[link.target] === -1) {
@@ -93,7 +94,9 @@ export const compute = (graph: Graph.Graph): SyntheticSite.GroundTruth => {
       }
       if (link.kind === "redirect") {
         // Every hop is a URL the crawler requests, at the depth of the link.
-        for (const hop of redirectHops(link)) leaves.push({ from: u, link: hop === link.path ? link : { ...link, path: hop } })
+        for (const hop of redirectHops(link)) {
+          leaves.push({ from: u, link: hop === link.path ? link : { ...link, path: hop } })
+        }
       } else if (link.kind !== "page") {
         leaves.push({ from: u, link })
       }
