@@ -44,6 +44,16 @@ const invalidBurst = (key: unknown, burst: number): KeyedRateLimiterError =>
  */
 const SWEEP_MIN = 4096
 
+/**
+ * Builds `matchCauseEffect` handlers from two argument closures: tsx runs
+ * esbuild with `keepNames`, which wraps closures written as object literal
+ * properties in an `Object.defineProperty` call per evaluation.
+ */
+const handlers = <E, A, A2, E2, R2, A3, E3, R3>(
+  onFailure: (cause: Cause.Cause<E>) => Effect.Effect<A2, E2, R2>,
+  onSuccess: (a: A) => Effect.Effect<A3, E3, R3>
+) => ({ onFailure, onSuccess })
+
 class Waiter {
   prev: Waiter | undefined = undefined
   next: Waiter | undefined = undefined
@@ -237,13 +247,16 @@ class Limiter<K> implements KeyedRateLimiter.KeyedRateLimiter<K> {
         this.startQueued(entry, now)
         return Effect.void
       })
-      return Effect.matchCauseEffect(turn, {
-        onFailure: (cause: Cause.Cause<never>) => {
-          this.abandon(entry, waiter)
-          return Effect.failCause(cause)
-        },
-        onSuccess: () => Effect.void
-      })
+      return Effect.matchCauseEffect(
+        turn,
+        handlers(
+          (cause: Cause.Cause<never>) => {
+            this.abandon(entry, waiter)
+            return Effect.failCause(cause)
+          },
+          () => Effect.void
+        )
+      )
     })
   }
 
