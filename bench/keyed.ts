@@ -2,8 +2,10 @@
  * Micro-benchmark of KeyedSemaphore and KeyedRateLimiter against Effect's own
  * semaphore, in one process and one run: `npx tsx bench/keyed.ts`.
  *
- * Each case runs `ops` operations, after a warm-up run; the best of 5 timed
- * rounds is reported. Ratios are against the baseline of the same group.
+ * Each case runs `ops` operations. After a warm-up pass, rounds run every
+ * case once in turn (so background load hits all cases alike) and the best
+ * round of each case is reported. Ratios are against the group's baseline,
+ * always `Effect.makeSemaphore(...).withPermits(1)`.
  */
 import * as Effect from "effect/Effect"
 import * as KeyedRateLimiter from "../packages/core/src/KeyedRateLimiter.js"
@@ -13,14 +15,16 @@ interface Case {
   readonly group: string
   readonly name: string
   readonly ops: number
-  readonly baseline?: boolean
+  /** The case this group is compared against; defaults to the group's first case. */
+  readonly baseline?: string
   /** Builds a fresh program performing `ops` operations. */
   readonly program: () => Effect.Effect<void>
 }
 
-const SEQUENTIAL = 1_000_000
+const SEQUENTIAL = 200_000
 const FIBERS = 32
-const PER_FIBER = 20_000
+const PER_FIBER = 5_000
+const ROUNDS = 7
 
 /** `ops` sequential runs of `op(i)` in one fiber. */
 const sequential = (ops: number, op: (i: number) => Effect.Effect<void>): Effect.Effect<void> =>
@@ -40,7 +44,6 @@ const cases: Array<Case> = [
     group: "uncontended permit",
     name: "Effect.makeSemaphore(1).withPermits(1)",
     ops: SEQUENTIAL,
-    baseline: true,
     program: () =>
       Effect.flatMap(Effect.makeSemaphore(1), (sem) => sequential(SEQUENTIAL, () => sem.withPermits(1)(Effect.void)))
   },
@@ -78,7 +81,6 @@ const cases: Array<Case> = [
     group: "contended: 32 fibers, 4 permits",
     name: "Effect.makeSemaphore(4).withPermits(1)",
     ops: FIBERS * PER_FIBER,
-    baseline: true,
     program: () => Effect.flatMap(Effect.makeSemaphore(4), (sem) => contended(sem.withPermits(1)))
   },
   {
@@ -96,15 +98,8 @@ const cases: Array<Case> = [
   },
   {
     group: "rate limiter take",
-    name: "Effect.makeSemaphore(1).withPermits(1)",
-    ops: SEQUENTIAL,
-    baseline: true,
-    program: () =>
-      Effect.flatMap(Effect.makeSemaphore(1), (sem) => sequential(SEQUENTIAL, () => sem.withPermits(1)(Effect.void)))
-  },
-  {
-    group: "rate limiter take",
     name: "KeyedRateLimiter.take(perSecond: Infinity)",
+    baseline: "Effect.makeSemaphore(1).withPermits(1)",
     ops: SEQUENTIAL,
     program: () =>
       Effect.flatMap(
@@ -115,6 +110,7 @@ const cases: Array<Case> = [
   {
     group: "rate limiter take",
     name: "KeyedRateLimiter.take(1e9/s, burst 1e6)",
+    baseline: "Effect.makeSemaphore(1).withPermits(1)",
     ops: SEQUENTIAL,
     program: () =>
       Effect.flatMap(
@@ -125,6 +121,7 @@ const cases: Array<Case> = [
   {
     group: "rate limiter take",
     name: "KeyedRateLimiter.take(10/s, new key each op)",
+    baseline: "Effect.makeSemaphore(1).withPermits(1)",
     ops: SEQUENTIAL,
     program: () =>
       Effect.flatMap(
@@ -136,7 +133,6 @@ const cases: Array<Case> = [
     group: "per-request stack (global + host permit + host token)",
     name: "Effect.makeSemaphore x2, no rate",
     ops: SEQUENTIAL,
-    baseline: true,
     program: () =>
       Effect.gen(function*() {
         const global = yield* Effect.makeSemaphore(64)
@@ -158,6 +154,22 @@ const cases: Array<Case> = [
           return Effect.void.pipe(rate.withToken(host), perHost.withPermit(host), global.withPermits(1))
         })
       })
+  },
+  {
+    group: "per-request stack (global + host permit + host token)",
+    name: "KeyedSemaphore x2 (global = one key) + KeyedRateLimiter",
+    ops: SEQUENTIAL,
+    program: () =>
+      Effect.gen(function*() {
+        const global = yield* KeyedSemaphore.make<string>({ permits: 64 })
+        const perHost = yield* KeyedSemaphore.make<string>({ permits: 4 })
+        const rate = yield* KeyedRateLimiter.make<string>({ perSecond: 1e9, burst: 1e6 })
+        const withGlobal = global.withPermit("all")
+        yield* sequential(SEQUENTIAL, (i) => {
+          const host = `host-${i & 1023}`
+          return Effect.void.pipe(rate.withToken(host), perHost.withPermit(host), withGlobal)
+        })
+      })
   }
 ]
 
@@ -168,29 +180,30 @@ const time = async (program: Effect.Effect<void>): Promise<number> => {
 }
 
 const main = async () => {
-  const results: Array<{ readonly c: Case; readonly opsPerSec: number }> = []
-  for (const c of cases) {
-    await time(c.program())
-    let best = Infinity
-    for (let round = 0; round < 5; round++) best = Math.min(best, await time(c.program()))
-    results.push({ c, opsPerSec: (c.ops / best) * 1000 })
+  for (const c of cases) await time(c.program())
+  const best = new Map<Case, number>()
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const c of cases) best.set(c, Math.min(best.get(c) ?? Infinity, await time(c.program())))
   }
+  const opsPerSec = (c: Case) => (c.ops / (best.get(c) ?? Infinity)) * 1000
   const fmt = (n: number) => Math.round(n).toLocaleString("en-US")
   const width = Math.max(...cases.map((c) => c.name.length))
+  console.log(`node ${process.version}, ${ROUNDS} interleaved rounds, best round per case`)
   let group = ""
-  let baseline = 1
-  console.log(`node ${process.version}, best of 5 rounds\n`)
-  for (const { c, opsPerSec } of results) {
+  for (const c of cases) {
     if (c.group !== group) {
       group = c.group
-      baseline = results.find((r) => r.c.group === group && r.c.baseline)?.opsPerSec ?? opsPerSec
       console.log(`\n${group}`)
-      console.log(`  ${"case".padEnd(width)}  ${"ops/s".padStart(12)}  ${"ns/op".padStart(7)}  vs baseline`)
+      console.log(`  ${"case".padEnd(width)}  ${"ops/s".padStart(11)}  ${"ns/op".padStart(6)}  vs baseline`)
     }
-    const ratio = (opsPerSec / baseline).toFixed(2)
+    const first = cases.find((other) => other.group === c.group)
+    const baselineName = c.baseline ?? first?.name
+    const baseline = cases.find((other) => other.name === baselineName)
+    const isBaseline = baseline === c
+    const ratio = baseline === undefined ? "" : `${(opsPerSec(c) / opsPerSec(baseline)).toFixed(2)}x`
     console.log(
-      `  ${c.name.padEnd(width)}  ${fmt(opsPerSec).padStart(12)}  ${(1e9 / opsPerSec).toFixed(0).padStart(7)}  ${
-        c.baseline ? "(baseline)" : `${ratio}x`
+      `  ${c.name.padEnd(width)}  ${fmt(opsPerSec(c)).padStart(11)}  ${(1e9 / opsPerSec(c)).toFixed(0).padStart(6)}  ${
+        isBaseline ? "(baseline)" : ratio
       }`
     )
   }

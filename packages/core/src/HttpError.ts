@@ -82,7 +82,10 @@ export class InvalidRequest extends Data.TaggedError("InvalidRequest")<Context &
 }
 
 /**
- * Where a transport failure happened.
+ * Where a transport failure happened: `dns`, `connect` and `tls` while
+ * opening a connection; `send` once the request was on its way but before any
+ * response arrived (the server may or may not have processed it); `receive`
+ * while reading a response whose headers had arrived (a partial response).
  *
  * @since 0.1.0
  * @category models
@@ -147,7 +150,8 @@ export class TimeoutError extends Data.TaggedError("TimeoutError")<Context & {
       attempt: "for the whole attempt",
       deadline: "for the overall deadline across retries"
     }[this.phase]
-    return `${where(this)}: timed out after ${this.timeoutMs} ms ${what}. Raise timeouts.${this.phase} if the server is known to be slow.`
+    const setting = this.phase === "deadline" ? "total" : this.phase
+    return `${where(this)}: timed out after ${this.timeoutMs} ms ${what}. Raise timeouts.${setting} if the server is known to be slow.`
   }
 }
 
@@ -182,13 +186,14 @@ export class StatusError extends Data.TaggedError("StatusError")<Context & {
  */
 export class BodyTooLarge extends Data.TaggedError("BodyTooLarge")<Context & {
   readonly limit: number
-  /** Bytes seen when the limit was hit, or the declared length. */
+  /** Bytes seen when the limit was hit, or the declared length (for `decompressed`: `limit + 1`, decoding stops there). */
   readonly received: number
   readonly stage: "declared" | "received" | "decompressed"
 }> {
   readonly [TypeId]: TypeId = TypeId
   override get message(): string {
-    return `${where(this)}: response body is larger than the ${this.limit}-byte limit (${this.stage}: ${this.received} bytes). Raise maxBodyBytes or stream the body.`
+    const seen = this.stage === "decompressed" ? `more than ${this.limit}` : String(this.received)
+    return `${where(this)}: response body is larger than the ${this.limit}-byte limit (${this.stage}: ${seen} bytes). Raise maxBodyBytes or stream the body.`
   }
 }
 
@@ -221,13 +226,14 @@ export class DecodeError extends Data.TaggedError("DecodeError")<Context & {
  */
 export class RedirectError extends Data.TaggedError("RedirectError")<Context & {
   readonly reason: "TooMany" | "Loop" | "InvalidLocation"
-  /** Every URL visited, in order, starting with the original one. */
+  /** Every URL visited, in order, starting with the original one and ending with the one refused. */
   readonly chain: ReadonlyArray<string>
 }> {
   readonly [TypeId]: TypeId = TypeId
   override get message(): string {
+    // The chain ends with the hop that was refused.
     const why = this.reason === "TooMany"
-      ? `more than ${this.chain.length - 1} redirects`
+      ? `more than ${this.chain.length - 2} redirects`
       : this.reason === "Loop"
       ? "redirect loop"
       : "redirect with a missing or invalid Location header"

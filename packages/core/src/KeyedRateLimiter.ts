@@ -9,8 +9,8 @@
  * with a `KeyedSemaphore` for that. Waiting is FIFO per key and nothing is
  * reserved ahead of time: the head of a key's queue sleeps until the key's
  * next allowed time, then starts, so a pause or a rate change made while
- * fibers wait applies to all of them, and a waiter interrupted while queued
- * gives its turn back.
+ * fibers wait applies to all of them (a raised rate at once: the sleeping
+ * head is woken), and a waiter interrupted while queued gives its turn back.
  *
  * Time comes from the `Clock` in the environment where the limiter is made
  * (so `TestClock` drives it in tests). Keys are compared like `Map` keys.
@@ -41,7 +41,11 @@ import * as internal from "./internal/keyedRateLimiter.js"
 export interface KeyedRateLimiter<K = string> {
   /**
    * Waits until `key` may start one more request, then counts that start.
-   * FIFO per key; interruptible while waiting.
+   * FIFO per key; interruptible while waiting. A waiter interrupted while
+   * queued leaves no trace (nothing is reserved). One interrupted in the
+   * instant after the queue's head started it, before its fiber ran, has its
+   * start undone if no later start was counted since; otherwise that slot is
+   * spent. Either way the key never starts more than its rate allows.
    */
   readonly take: (key: K) => Effect.Effect<void>
   /**

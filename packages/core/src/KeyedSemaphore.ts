@@ -6,8 +6,12 @@
  * Each key has its own limit and its own strict FIFO queue: a release hands
  * the permit straight to the longest-waiting fiber, and a new caller never
  * takes a permit past a queued one. Taking a free permit is synchronous (no
- * fiber suspension). A key with nothing held and nobody waiting is forgotten
- * at once, so a million hosts used once leave nothing behind.
+ * fiber suspension). A key with nothing held and nobody waiting is idle:
+ * `size()` stops counting it at once, and its memory is reclaimed by a sweep
+ * that runs when idle keys outnumber live ones (O(1) amortised), so a million
+ * hosts used once leave nothing behind. Keeping idle keys until the sweep
+ * makes reusing a key a plain lookup rather than an allocation, a `Map.set`
+ * and a `Map.delete`.
  *
  * Keys are compared like `Map` keys (SameValueZero): use strings or numbers,
  * or stable object references.
@@ -63,7 +67,7 @@ export interface KeyedSemaphore<K = string> {
   readonly permitsFor: (key: K) => number
   /** A snapshot of one key, for metrics. */
   readonly state: (key: K) => State
-  /** The number of keys currently tracked (holding permits or with waiters). */
+  /** The number of keys currently tracked: holding permits or with waiters. O(1). */
   readonly size: () => number
 }
 
@@ -92,7 +96,8 @@ export interface Options<K> {
   /**
    * The limit per key: a positive integer, `Infinity` for no limit, or a
    * function of the key. The function is called when a key starts being
-   * tracked, and the result holds until the key goes idle and is dropped.
+   * tracked, and the result holds until the key has gone idle and been
+   * swept; keys it maps to `Infinity` are never tracked.
    */
   readonly permits: number | ((key: K) => number)
 }

@@ -174,13 +174,49 @@ export const parseRetryAfter = (value: string | ReadonlyArray<string> | undefine
   const raw = typeof value === "string" ? value : value?.[0]
   if (raw === undefined) return undefined
   const text = raw.trim()
-  if (text === "") return undefined
   if (/^\d+$/.test(text)) return Number(text) * 1000
-  // HTTP-date forms (IMF-fixdate and the obsolete ones) all contain a letter and are parsed by Date.
-  if (!/[a-z]/i.test(text)) return undefined
-  const at = Date.parse(text)
-  if (Number.isNaN(at)) return undefined
-  return Math.max(0, at - nowMs)
+  const at = parseHttpDate(text)
+  return at === undefined ? undefined : Math.max(0, at - nowMs)
+}
+
+const MONTHS: Record<string, number> = {
+  jan: 0, feb: 1, mar: 2, apr: 3, may: 4, jun: 5, jul: 6, aug: 7, sep: 8, oct: 9, nov: 10, dec: 11
+}
+// RFC 9110 §5.6.7: IMF-fixdate, and the obsolete RFC 850 and asctime forms. All are GMT.
+const IMF_FIXDATE = /^[a-z]{3}, (\d{2}) ([a-z]{3}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/i
+const RFC_850 = /^[a-z]{6,9}, (\d{2})-([a-z]{3})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) GMT$/i
+const ASCTIME = /^[a-z]{3} ([a-z]{3}) ([ \d]\d) (\d{2}):(\d{2}):(\d{2}) (\d{4})$/i
+
+/**
+ * Parses an HTTP-date (RFC 9110 §5.6.7) strictly, in any of its three forms,
+ * as GMT. Returns epoch milliseconds, or `undefined` for anything else
+ * (`Date.parse` would accept far more, and read asctime as local time).
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parseHttpDate = (text: string): number | undefined => {
+  let day: string, month: string, year: number, h: string, m: string, s: string
+  let match = IMF_FIXDATE.exec(text)
+  if (match !== null) {
+    ;[, day = "", month = "", , h = "", m = "", s = ""] = match
+    year = Number(match[3])
+  } else if ((match = RFC_850.exec(text)) !== null) {
+    ;[, day = "", month = "", , h = "", m = "", s = ""] = match
+    // Two-digit years: RFC 9110 says a year more than 50 years ahead is in the past century.
+    const yy = Number(match[3])
+    const thisYear = new Date().getUTCFullYear()
+    year = 2000 + yy > thisYear + 50 ? 1900 + yy : 2000 + yy
+  } else if ((match = ASCTIME.exec(text)) !== null) {
+    ;[, month = "", day = "", h = "", m = "", s = ""] = match
+    year = Number(match[6])
+  } else {
+    return undefined
+  }
+  const monthIndex = MONTHS[month.toLowerCase()]
+  if (monthIndex === undefined) return undefined
+  const at = Date.UTC(year, monthIndex, Number(day.trim()), Number(h), Number(m), Number(s))
+  return Number.isNaN(at) ? undefined : at
 }
 
 /**
@@ -206,8 +242,13 @@ const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"])
  * @since 0.1.0
  * @category decisions
  */
-export const isIdempotent = (method: string, headers?: Readonly<Record<string, string>>): boolean =>
-  IDEMPOTENT.has(method) || (headers !== undefined && headers["idempotency-key"] !== undefined)
+export const isIdempotent = (method: string, headers?: Readonly<Record<string, string>>): boolean => {
+  if (IDEMPOTENT.has(method.toUpperCase())) return true
+  if (headers === undefined) return false
+  if (headers["idempotency-key"] !== undefined) return true
+  for (const name in headers) if (name.toLowerCase() === "idempotency-key") return true
+  return false
+}
 
 /**
  * What {@link decide} needs to know about a failed attempt.

@@ -262,6 +262,19 @@ describe("KeyedRateLimiter", () => {
       yield* Fiber.join(next)
     }))
 
+  it.effect("a rate raised while the head is still setting up its sleep is not missed", () =>
+    Effect.gen(function*() {
+      const limiter = yield* KeyedRateLimiter.make<string>({ perSecond: 0.1 })
+      const log = makeLog()
+      yield* log.start(limiter, "k")
+      const next = yield* Effect.fork(log.start(limiter, "k"))
+      // The head has queued and decided to sleep; its sleep fibers have not started yet.
+      yield* awaitWaiting(limiter, "k", 1)
+      yield* limiter.setRate("k", 10)
+      yield* TestClock.adjust(100)
+      expect(yield* Fiber.join(next)).toBe(100)
+    }))
+
   it.effect("a start whose fiber is interrupted before it runs is given back", () =>
     Effect.gen(function*() {
       const limiter = yield* KeyedRateLimiter.make<string>({ perSecond: 1, burst: 2 })

@@ -5,6 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Random from "effect/Random"
+import * as internal from "../src/internal/keyedSemaphore.js"
 import * as KeyedSemaphore from "../src/KeyedSemaphore.js"
 
 /** Yields until `key` has `n` queued fibers: forked fibers start asynchronously. */
@@ -109,16 +110,32 @@ describe("KeyedSemaphore", () => {
       expect(sem.size()).toBe(0)
     }))
 
-  it.effect("drops idle keys at once: a million one-off keys leave size() at 0", () =>
+  it.effect("drops idle keys: a million one-off keys leave size() at 0 and memory bounded", () =>
     Effect.gen(function*() {
       const sem = yield* KeyedSemaphore.make<string>({ permits: 2 })
       let peak = 0
+      let peakTracked = 0
       for (let i = 0; i < 1_000_000; i++) {
         yield* Effect.sync(() => {
           peak = Math.max(peak, sem.size())
         }).pipe(sem.withPermit(`host-${i}`))
+        peakTracked = Math.max(peakTracked, internal.trackedUnsafe(sem))
       }
       expect(peak).toBe(1)
+      expect(sem.size()).toBe(0)
+      // Idle entries wait for a sweep, which runs once they pass 1024 and outnumber live ones.
+      expect(peakTracked).toBeLessThanOrEqual(1025)
+      // 100 live keys, then 10,000 one-off keys: idle entries never exceed max(1024, live) + 1.
+      const live = yield* Effect.forEach(
+        Array.from({ length: 100 }, (_, i) => `live-${i}`),
+        (key) => Effect.fork(Effect.never.pipe(sem.withPermit(key)))
+      )
+      while (sem.size() < 100) yield* Effect.yieldNow()
+      for (let i = 0; i < 10_000; i++) {
+        yield* Effect.void.pipe(sem.withPermit(`again-${i}`))
+        expect(internal.trackedUnsafe(sem)).toBeLessThanOrEqual(100 + 1025)
+      }
+      yield* Fiber.interruptAll(live)
       expect(sem.size()).toBe(0)
       yield* sem.take("x")
       yield* sem.take("y", 2)

@@ -82,6 +82,8 @@ class Entry<K> {
   tail: Waiter | undefined = undefined
   /** Ends the head's sleep early, when the key may start sooner than the head was told. */
   kick: ((effect: Effect.Effect<void>) => void) | undefined = undefined
+  /** A kick that came while the head was setting up its sleep, before `kick` was registered. */
+  recheck = false
 
   constructor(readonly key: K, perSecond: number, burst: number) {
     this.setRate(perSecond, burst)
@@ -141,7 +143,8 @@ const wakeHead = <K>(entry: Entry<K>): void => {
     entry.kick = undefined
     kick(Effect.void)
   } else if (entry.head !== undefined) {
-    wake(entry.head)
+    if (entry.head.resume !== undefined) wake(entry.head)
+    else entry.recheck = true
   }
 }
 
@@ -230,6 +233,10 @@ class Limiter<K> implements KeyedRateLimiter.KeyedRateLimiter<K> {
         else waiter.resume = resume
       })
       const kicked = Effect.async<void>((resume) => {
+        if (entry.recheck) {
+          entry.recheck = false
+          return resume(Effect.void)
+        }
         entry.kick = resume
         return Effect.sync(() => {
           if (entry.kick === resume) entry.kick = undefined
@@ -240,6 +247,8 @@ class Limiter<K> implements KeyedRateLimiter.KeyedRateLimiter<K> {
         if (entry.head !== waiter) return Effect.flatMap(restore(park), () => turn)
         const now = this.clock.unsafeCurrentTimeMillis()
         const at = entry.allowedAt()
+        // This check sees every change made so far.
+        entry.recheck = false
         if (now < at) {
           const sleep = this.clock.sleep(Duration.millis(at - now))
           return Effect.flatMap(restore(Effect.raceFirst(sleep, kicked)), () => turn)

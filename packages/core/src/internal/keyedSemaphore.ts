@@ -14,8 +14,7 @@ export class KeyedSemaphoreError extends Data.TaggedError("KeyedSemaphoreError")
   }
 }
 
-/** @internal */
-export const describeKey = (key: unknown): string => typeof key === "string" ? JSON.stringify(key) : String(key)
+const describeKey = (key: unknown): string => typeof key === "string" ? JSON.stringify(key) : String(key)
 
 const isLimit = (permits: number): boolean => permits === Infinity || (Number.isInteger(permits) && permits >= 1)
 
@@ -56,7 +55,10 @@ class Waiter<K> {
   constructor(readonly n: number) {}
 }
 
-/** Per-key state; it exists only while permits are held or fibers wait. */
+/**
+ * Per-key state. An entry with nothing held and nobody waiting is idle: it
+ * stays in the map for reuse until the next sweep (see `Limited.idle`).
+ */
 class Entry<K> {
   taken = 0
   waiting = 0
@@ -116,8 +118,19 @@ class Unlimited<K> implements KeyedSemaphore.KeyedSemaphore<K> {
   readonly size = (): number => 0
 }
 
+/**
+ * Idle entries are swept once there are more than this many and they
+ * outnumber the live ones. Dropping a key the moment it goes idle costs an
+ * allocation, a `Map.set` and a `Map.delete` per use of a key nobody else is
+ * using (about a third of an uncontended `withPermit`); keeping it makes the
+ * next use a plain lookup, and the sweep is O(1) amortised per idle entry.
+ */
+const SWEEP_MIN = 1024
+
 class Limited<K> implements KeyedSemaphore.KeyedSemaphore<K> {
   private readonly entries = new Map<K, Entry<K>>()
+  /** Entries in `entries` that are idle: `size()` is the others. */
+  private idle = 0
 
   constructor(private readonly limit: number | ((key: K) => number)) {}
 
@@ -134,7 +147,17 @@ class Limited<K> implements KeyedSemaphore.KeyedSemaphore<K> {
       : { inUse: entry.taken, waiting: entry.waiting, permits: entry.permits }
   }
 
-  readonly size = (): number => this.entries.size
+  readonly size = (): number => this.entries.size - this.idle
+
+  /** The number of entries held in memory, idle ones included: for tests of the sweep. */
+  readonly trackedUnsafe = (): number => this.entries.size
+
+  private sweep(): void {
+    for (const [key, entry] of this.entries) {
+      if (entry.taken === 0 && entry.head === undefined) this.entries.delete(key)
+    }
+    this.idle = 0
+  }
 
   /**
    * Takes `n` permits synchronously if that is allowed right now without
@@ -155,6 +178,8 @@ class Limited<K> implements KeyedSemaphore.KeyedSemaphore<K> {
       return created
     }
     if (entry.head === undefined && entry.taken + n <= entry.permits) {
+      // Nothing taken and nobody queued: the entry was idle.
+      if (entry.taken === 0) this.idle--
       entry.taken += n
       return entry
     }
@@ -202,7 +227,7 @@ class Limited<K> implements KeyedSemaphore.KeyedSemaphore<K> {
     }
   }
 
-  /** Returns permits, hands them to queued fibers in order, and drops the entry once idle. */
+  /** Returns permits and hands them to queued fibers in order. The entry was live before the call. */
   private releaseUnsafe(entry: Entry<K>, n: number): void {
     entry.taken -= n
     let waiter = entry.head
@@ -215,7 +240,10 @@ class Limited<K> implements KeyedSemaphore.KeyedSemaphore<K> {
       if (resume !== undefined) resume(Effect.void)
       waiter = entry.head
     }
-    if (entry.taken === 0 && entry.head === undefined) this.entries.delete(entry.key)
+    if (entry.taken === 0 && entry.head === undefined) {
+      this.idle++
+      if (this.idle > SWEEP_MIN && this.idle > this.entries.size - this.idle) this.sweep()
+    }
   }
 
   private holding<A, E, R>(entry: Entry<K>, n: number, self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
@@ -316,6 +344,15 @@ class Limited<K> implements KeyedSemaphore.KeyedSemaphore<K> {
     })
   }
 }
+
+/**
+ * The raw entry count of a semaphore made by {@link make}, idle entries
+ * included, for tests of the sweep (`size()` counts only live keys).
+ *
+ * @internal
+ */
+export const trackedUnsafe = <K>(semaphore: KeyedSemaphore.KeyedSemaphore<K>): number =>
+  semaphore instanceof Limited ? semaphore.trackedUnsafe() : 0
 
 /** @internal */
 export const make = <K>(options: KeyedSemaphore.Options<K>): Effect.Effect<KeyedSemaphore.KeyedSemaphore<K>> =>
