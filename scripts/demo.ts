@@ -98,7 +98,7 @@ const program = Effect.gen(function*() {
 
   const rows = []
   for (const host of hosts) {
-    const mine = results.filter((r, i) => jobs[i]?.host === host)
+    const mine = results.filter((_, i) => jobs[i]?.host === host)
     const ok = mine.filter(Either.isRight)
     const failed = mine.filter(Either.isLeft)
     const stats = yield* host.server.stats

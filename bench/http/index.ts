@@ -7,11 +7,14 @@
  * - plain `@effect/platform` `HttpClient` on undici,
  *
  * all with the same pool settings, measured in the same run, interleaved
- * over several rounds (the best round of each counts, which filters out
- * noise from the rest of the machine). Prints a table and the ratios to the
- * baseline; never fails.
+ * over several rounds. Each round measures every client back to back; the
+ * ratio reported is the median over rounds of (client / raw undici) within a
+ * round, so a noisy moment on the machine affects both sides of a ratio.
+ * When `taskset` exists, the server is pinned to the last CPU and the
+ * clients to the first, so the two never compete for a core. Prints a table;
+ * never fails.
  *
- *   tsx bench/http/index.ts [--requests 40000] [--concurrency 32] [--rounds 3]
+ *   tsx bench/http/index.ts [--requests 30000] [--concurrency 32] [--rounds 5]
  */
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
@@ -20,6 +23,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as ChildProcess from "node:child_process"
+import * as OS from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
@@ -27,9 +31,9 @@ import { Agent } from "undici"
 
 const { values } = parseArgs({
   options: {
-    requests: { type: "string", default: "40000" },
+    requests: { type: "string", default: "30000" },
     concurrency: { type: "string", default: "32" },
-    rounds: { type: "string", default: "3" }
+    rounds: { type: "string", default: "5" }
   }
 })
 const REQUESTS = Number(values.requests)
@@ -39,11 +43,14 @@ const CONNECTIONS = 64
 
 const here = Path.dirname(fileURLToPath(import.meta.url))
 
+const cpus = OS.availableParallelism()
+const hasTaskset = cpus > 1 && ChildProcess.spawnSync("taskset", ["-p", String(process.pid)]).status === 0
+
 const startServer = (): Promise<{ url: string; stop: () => void }> =>
   new Promise((resolve, reject) => {
-    const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", Path.join(here, "server.ts")], {
-      stdio: ["ignore", "pipe", "inherit"]
-    })
+    const node = [process.execPath, "--import", "tsx", Path.join(here, "server.ts")]
+    const [command, ...args] = hasTaskset ? ["taskset", "-c", String(cpus - 1), ...node] : node
+    const child = ChildProcess.spawn(command!, args, { stdio: ["ignore", "pipe", "inherit"] })
     child.once("error", reject)
     child.stdout.once("data", (data: Buffer) => {
       resolve({ url: `http://127.0.0.1:${data.toString().trim()}/`, stop: () => child.kill("SIGTERM") })
@@ -54,13 +61,20 @@ interface Result {
   readonly rps: number
   readonly p50: number
   readonly p99: number
+  /** Client process CPU (user + system) per request, in microseconds. */
+  readonly cpu: number
 }
 
 const percentile = (sorted: Float64Array, p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0
 
-const summarise = (latencies: Float64Array, elapsedMs: number): Result => {
+const summarise = (latencies: Float64Array, elapsedMs: number, cpu: NodeJS.CpuUsage): Result => {
   const sorted = latencies.slice().sort()
-  return { rps: (latencies.length / elapsedMs) * 1000, p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) }
+  return {
+    rps: (latencies.length / elapsedMs) * 1000,
+    p50: percentile(sorted, 0.5),
+    p99: percentile(sorted, 0.99),
+    cpu: (cpu.user + cpu.system) / latencies.length
+  }
 }
 
 /** Runs `one` REQUESTS times from CONCURRENCY promise workers. */
@@ -77,8 +91,9 @@ const drivePromises = async (one: () => Promise<void>, n: number): Promise<Resul
     }
   }
   const started = performance.now()
+  const cpu = process.cpuUsage()
   await Promise.all(Array.from({ length: CONCURRENCY }, worker))
-  return summarise(latencies, performance.now() - started)
+  return summarise(latencies, performance.now() - started, process.cpuUsage(cpu))
 }
 
 /** Runs `one` REQUESTS times from CONCURRENCY fibers. */
@@ -96,13 +111,15 @@ const driveEffect = <E>(one: Effect.Effect<unknown, E>, n: number): Effect.Effec
       }
     })
     const started = performance.now()
-    return Effect.as(
-      Effect.all(Array.from({ length: CONCURRENCY }, () => worker), { concurrency: "unbounded", discard: true }),
-      undefined
-    ).pipe(Effect.map(() => summarise(latencies, performance.now() - started)))
+    const cpu = process.cpuUsage()
+    return Effect.all(Array.from({ length: CONCURRENCY }, () => worker), { concurrency: "unbounded", discard: true }).pipe(
+      Effect.map(() => summarise(latencies, performance.now() - started, process.cpuUsage(cpu)))
+    )
   })
 
 const main = async () => {
+  // Keep this process off the server's core.
+  if (hasTaskset) ChildProcess.spawnSync("taskset", ["-p", "-c", `0-${Math.max(0, cpus - 2)}`, String(process.pid)])
   const server = await startServer()
   const target = new URL(server.url)
 
@@ -136,24 +153,36 @@ const main = async () => {
 
   // Warm up every path (JIT, connections) before measuring.
   for (const s of subjects) await s.run(Math.min(5000, REQUESTS))
-  const best = new Map<string, Result>()
+  const rounds: Array<Map<string, Result>> = []
   for (let round = 0; round < ROUNDS; round++) {
-    for (const s of subjects) {
-      const r = await s.run(REQUESTS)
-      const prev = best.get(s.name)
-      if (prev === undefined || r.rps > prev.rps) best.set(s.name, r)
-    }
+    const results = new Map<string, Result>()
+    for (const s of subjects) results.set(s.name, await s.run(REQUESTS))
+    rounds.push(results)
   }
+  const median = (xs: Array<number>): number => {
+    const sorted = [...xs].sort((a, b) => a - b)
+    const mid = Math.floor(sorted.length / 2)
+    return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+  }
+  const pick = (name: string, f: (r: Result) => number) => median(rounds.map((r) => f(r.get(name)!)))
+  const ratio = (name: string) => median(rounds.map((r) => r.get(name)!.rps / r.get("raw undici request")!.rps))
 
-  const base = best.get("raw undici request")!.rps
-  console.log(`\nHTTP client, GET of a ${128}-byte body, ${REQUESTS} requests at concurrency ${CONCURRENCY}, server in its own process (best of ${ROUNDS} rounds)\n`)
-  console.log(`${"client".padEnd(40)}${"req/s".padStart(10)}${"p50 ms".padStart(10)}${"p99 ms".padStart(10)}${"ratio".padStart(9)}`)
+  console.log(
+    `\nHTTP client, GET of a ${128}-byte body, ${REQUESTS} requests at concurrency ${CONCURRENCY}, server in its own process` +
+      `${hasTaskset ? " on its own CPU" : ""} (medians of ${ROUNDS} rounds)\n`
+  )
+  console.log(
+    `${"client".padEnd(40)}${"req/s".padStart(10)}${"p50 ms".padStart(10)}${"p99 ms".padStart(10)}${"CPU µs/req".padStart(12)}${"ratio".padStart(9)}`
+  )
   for (const s of subjects) {
-    const r = best.get(s.name)!
     console.log(
-      `${s.name.padEnd(40)}${r.rps.toFixed(0).padStart(10)}${r.p50.toFixed(2).padStart(10)}${r.p99.toFixed(2).padStart(10)}${(r.rps / base).toFixed(2).padStart(8)}x`
+      `${s.name.padEnd(40)}${pick(s.name, (r) => r.rps).toFixed(0).padStart(10)}${pick(s.name, (r) => r.p50).toFixed(2).padStart(10)}${
+        pick(s.name, (r) => r.p99).toFixed(2).padStart(10)
+      }${pick(s.name, (r) => r.cpu).toFixed(1).padStart(12)}${ratio(s.name).toFixed(2).padStart(8)}x`
     )
   }
+  const perRound = rounds.map((r) => (r.get("@fiberkit/core Http")!.rps / r.get("raw undici request")!.rps).toFixed(2))
+  console.log(`\nHttp / raw per round: ${perRound.join(" ")}`)
   console.log(`\ntarget: @fiberkit/core Http >= 0.80x raw undici`)
 
   await httpRuntime.dispose()

@@ -390,9 +390,13 @@ export interface RequestInput extends RequestOptions {
  * @category models
  */
 export interface Redirect {
+  /** The URL that answered with the redirect. */
   readonly url: string
   readonly status: number
+  /** Where it pointed, resolved. */
   readonly location: string
+  /** The method used for the next hop (a 303 turns POST into GET). */
+  readonly method: string
 }
 
 /**

@@ -77,6 +77,15 @@ export interface KeyedRateLimiter<K = string> {
    * tests and metrics, not for the request path.
    */
   readonly size: () => number
+  /**
+   * Low level, for callback-driven hot paths: starts one request for `key`
+   * now if the rate allows it and nobody is queued, returning `0`; otherwise
+   * returns the milliseconds until the key may start (nothing is reserved:
+   * call again then).
+   */
+  readonly unsafeTryStart: (key: K) => number
+  /** Low level: milliseconds until `key` may start, without starting anything. */
+  readonly unsafeWaitTime: (key: K) => number
 }
 
 /**

@@ -69,6 +69,20 @@ export interface KeyedSemaphore<K = string> {
   readonly state: (key: K) => State
   /** The number of keys currently tracked: holding permits or with waiters. O(1). */
   readonly size: () => number
+  /**
+   * Low level, for callback-driven hot paths outside the fiber runtime (the
+   * HTTP engine takes its permits inside undici callbacks): takes one permit
+   * of `key` now if that passes no queued waiter. Pair with `unsafeRelease`.
+   */
+  readonly unsafeTake: (key: K) => boolean
+  /**
+   * Low level: queues for one permit of `key`; `onGranted` runs (synchronously,
+   * inside some release) once the permit is held. The returned function
+   * withdraws a waiter that has not been granted yet and does nothing after.
+   */
+  readonly unsafeAwait: (key: K, onGranted: () => void) => () => void
+  /** Low level: returns one permit taken with `unsafeTake` or granted by `unsafeAwait`. */
+  readonly unsafeRelease: (key: K) => void
 }
 
 /**

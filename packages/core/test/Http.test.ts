@@ -507,10 +507,10 @@ describe("Http redirects", () => {
       expect(response.text).toBe("landed")
       expect(response.url).toBe(server.urlFor("/final"))
       expect(response.redirects).toEqual([
-        { url: server.urlFor("/r1"), status: 301, location: server.urlFor("/r2") },
-        { url: server.urlFor("/r2"), status: 302, location: server.urlFor("/r3?x=1") },
-        { url: server.urlFor("/r3?x=1"), status: 307, location: server.urlFor("/r4") },
-        { url: server.urlFor("/r4"), status: 308, location: server.urlFor("/final") }
+        { url: server.urlFor("/r1"), status: 301, location: server.urlFor("/r2"), method: "GET" },
+        { url: server.urlFor("/r2"), status: 302, location: server.urlFor("/r3?x=1"), method: "GET" },
+        { url: server.urlFor("/r3?x=1"), status: 307, location: server.urlFor("/r4"), method: "GET" },
+        { url: server.urlFor("/r4"), status: 308, location: server.urlFor("/final"), method: "GET" }
       ])
       expect((yield* server.requests).map((r) => r.path)).toEqual(["/r1", "/r2", "/r3?x=1", "/r4", "/final"])
     }))
@@ -646,7 +646,7 @@ describe("Http redirects", () => {
       expect(response.status).toBe(302)
       expect(response.url).toBe(server.urlFor("/in2"))
       expect(response.header("location")).toBe(other.urlFor("/out"))
-      expect(response.redirects).toEqual([{ url: server.urlFor("/in"), status: 301, location: server.urlFor("/in2") }])
+      expect(response.redirects).toEqual([{ url: server.urlFor("/in"), status: 301, location: server.urlFor("/in2"), method: "GET" }])
       expect(seen).toEqual([
         [server.urlFor("/in"), server.urlFor("/in2"), 301],
         [server.urlFor("/in2"), other.urlFor("/out"), 302]
@@ -714,15 +714,13 @@ describe("Http invalid input", () => {
       expect(yield* server.requests).toEqual([])
     }))
 
-  // Default headers are not validated by make: the first request fails instead
-  // (typed, attempt 0, nothing sent).
-  it.scopedLive("an invalid default header fails each request with InvalidRequest", () =>
+  it.scopedLive("an invalid default header is refused when the service is made", () =>
     Effect.gen(function*() {
-      const { http, server } = yield* setup([], { headers: { "x-bad": "a\r\nb" } })
-      const error = yield* failsWith(HttpError.InvalidRequest)(http.get("/x"))
-      expect(error.attempt).toBe(0)
-      expect(error.reason).toContain("x-bad")
-      expect(yield* server.requests).toEqual([])
+      const error = yield* Effect.flip(Http.make({ headers: { "x-bad": "a\r\nb" } }))
+      expect(error._tag).toBe("HttpSettingsError")
+      expect(error.path).toBe("headers.x-bad")
+      const badName = yield* Effect.flip(Http.make({ headers: { "bad name": "x" } }))
+      expect(badName.path).toBe("headers.bad name")
     }))
 
   it.scopedLive("a relative URL that cannot be resolved names the base URL", () =>
@@ -951,7 +949,7 @@ describe("Http.stream", () => {
         return [response, yield* Stream.runCollect(response.body)] as const
       }))
       expect(response.url).toBe(server.urlFor("/body"))
-      expect(response.redirects).toEqual([{ url: server.urlFor("/moved"), status: 301, location: server.urlFor("/body") }])
+      expect(response.redirects).toEqual([{ url: server.urlFor("/moved"), status: 301, location: server.urlFor("/body"), method: "GET" }])
       expect(text(Buffer.concat(Chunk.toArray(chunks)))).toBe("streamed")
       const error = yield* failsWith(HttpError.StatusError)(Effect.scoped(http.stream("/missing")))
       expect([error.status, error.bodyExcerpt]).toEqual([404, "nope"])
@@ -1015,15 +1013,23 @@ describe("Http as a platform HttpClient", () => {
       expect(missing).toEqual([404, "nope"])
     }))
 
-  // Observed: the adapter accepts every status, so status-based retries (and
-  // Retry-After) never apply through the platform client; transport retries do.
-  it.scopedLive("the platform client returns a retryable status as it is, without retrying", () =>
+  it.scopedLive("the platform client retries retryable statuses, then returns the last one as a response", () =>
     Effect.gen(function*() {
-      const server = yield* TestServer.make({ routes: [Faults.get("/flaky", Faults.sequence(503, Faults.ok("ok")))] })
-      const http = yield* Http.make(fast)
+      const server = yield* TestServer.make({
+        routes: [
+          Faults.get("/flaky", Faults.sequence(503, Faults.ok("ok"))),
+          Faults.get("/down", Faults.status(503, "still down"))
+        ]
+      })
+      const http = yield* Http.make({ ...fast, retry: { ...fast.retry, maxAttempts: 3 } })
       const response = yield* http.client.get(server.urlFor("/flaky"))
-      expect(response.status).toBe(503)
-      expect((yield* server.requests).length).toBe(1)
+      expect(response.status).toBe(200)
+      expect(yield* response.text).toBe("ok")
+      expect((yield* server.requestsTo("/flaky")).length).toBe(2)
+      const down = yield* http.client.get(server.urlFor("/down"))
+      expect(down.status).toBe(503)
+      expect(yield* down.text).toBe("still down")
+      expect((yield* server.requestsTo("/down")).length).toBe(3)
     }))
 
   it.scopedLive("the platform client does not follow redirects (the platform convention)", () =>

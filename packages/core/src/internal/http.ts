@@ -10,24 +10,21 @@ import * as ClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as ClientResponse from "@effect/platform/HttpClientResponse"
 import * as UrlParams from "@effect/platform/UrlParams"
-import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as ExecutionStrategy from "effect/ExecutionStrategy"
-import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
-import * as Random from "effect/Random"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { Agent, interceptors, type Dispatcher } from "undici"
+import { Agent, interceptors } from "undici"
 import * as Http from "../Http.js"
 import * as HttpError from "../HttpError.js"
 import * as KeyedRateLimiter from "../KeyedRateLimiter.js"
 import * as KeyedSemaphore from "../KeyedSemaphore.js"
 import * as Retry from "../Retry.js"
+import * as engine from "./httpEngine.js"
 import * as metrics from "./httpMetrics.js"
 import * as transport from "./transport.js"
 
@@ -136,6 +133,13 @@ const validate = (s: Http.Settings): Http.SettingsError | undefined => {
     ["retry", Retry.validate(s.retry)]
   ]
   for (const [path, reason] of checks) if (reason !== undefined) return settingsError(path, reason)
+  for (const name in s.headers) {
+    if (!HEADER_NAME.test(name)) return settingsError(`headers.${name}`, "not a valid header name")
+    if (!HEADER_VALUE.test(s.headers[name] ?? "")) {
+      return settingsError(`headers.${name}`, "control characters (CR, LF, NUL) are not allowed in header values")
+    }
+  }
+  if (!HEADER_VALUE.test(s.userAgent)) return settingsError("userAgent", "control characters are not allowed")
   if (s.baseUrl !== undefined) {
     const parsed = URL.canParse(s.baseUrl) ? new URL(s.baseUrl) : undefined
     if (parsed === undefined || (parsed.protocol !== "http:" && parsed.protocol !== "https:")) {
@@ -188,21 +192,7 @@ export const decodeText = (body: Uint8Array, contentType: string | undefined): s
 // Request preparation
 // ---------------------------------------------------------------------------
 
-/** Per-call knobs resolved against the settings. */
-interface Plan {
-  readonly headersMs: number
-  readonly bodyMs: number
-  readonly attemptMs: number
-  readonly totalMs: number
-  readonly retry: Retry.Policy
-  readonly maxBodyBytes: number
-  readonly maxRedirects: number
-  readonly follow: ((from: URL, to: URL, status: number) => boolean) | undefined
-  readonly accept: ((status: number) => boolean) | undefined
-  readonly hostKey: string | undefined
-}
-
-const planFor = (settings: Http.Settings, base: Plan, o: Http.RequestOptions | undefined): Plan => {
+const planFor = (settings: Http.Settings, base: engine.Plan, o: Http.RequestOptions | undefined): engine.Plan => {
   if (o === undefined) return base
   const t = o.timeouts
   return {
@@ -215,7 +205,8 @@ const planFor = (settings: Http.Settings, base: Plan, o: Http.RequestOptions | u
     maxRedirects: o.maxRedirects === false ? 0 : o.maxRedirects ?? base.maxRedirects,
     follow: o.followRedirect,
     accept: o.acceptStatus,
-    hostKey: o.hostKey
+    hostKey: o.hostKey,
+    statusAsResponse: base.statusAsResponse
   }
 }
 
@@ -245,8 +236,25 @@ interface Draft {
   readonly contentType: string | undefined
 }
 
-const prepare = (settings: Http.Settings, d: Draft): Either.Either<transport.Prepared, HttpError.HttpError> => {
-  const method = d.method.toUpperCase()
+const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"])
+
+/** The headers every request starts from: User-Agent, Accept-Encoding and the configured defaults. */
+const baseHeaders = (settings: Http.Settings): Readonly<Record<string, string>> => {
+  const headers: Record<string, string> = { "user-agent": settings.userAgent }
+  if (settings.decompress) headers["accept-encoding"] = "gzip, deflate, br"
+  for (const name in settings.headers) {
+    const value = settings.headers[name]
+    if (value !== undefined) headers[name] = value
+  }
+  return headers
+}
+
+const prepare = (
+  settings: Http.Settings,
+  base: Readonly<Record<string, string>>,
+  d: Draft
+): Either.Either<transport.Prepared, HttpError.HttpError> => {
+  const method = METHODS.has(d.method) ? d.method : d.method.toUpperCase()
   const rawUrl = typeof d.url === "string" ? d.url : d.url.href
   let url: URL
   try {
@@ -267,13 +275,11 @@ const prepare = (settings: Http.Settings, d: Draft): Either.Either<transport.Pre
       reason: `unsupported scheme ${JSON.stringify(url.protocol.slice(0, -1))} (only http and https)`
     }))
   }
-  if (!HEADER_NAME.test(method)) {
+  if (!METHODS.has(method) && !HEADER_NAME.test(method)) {
     return Either.left(new HttpError.InvalidRequest({ method, url: rawUrl, attempt: 0, reason: `invalid method ${JSON.stringify(d.method)}` }))
   }
   if (d.query !== undefined) appendQuery(url, d.query)
-  const headers: Record<string, string> = { "user-agent": settings.userAgent }
-  if (settings.decompress) headers["accept-encoding"] = "gzip, deflate, br"
-  for (const name in settings.headers) headers[name] = settings.headers[name]!
+  const headers: Record<string, string> = { ...base }
   if (d.contentType !== undefined) headers["content-type"] = d.contentType
   if (d.headers !== undefined) {
     for (const name in d.headers) {
@@ -304,7 +310,8 @@ const prepare = (settings: Http.Settings, d: Draft): Either.Either<transport.Pre
     url.username = ""
     url.password = ""
   }
-  url.hash = ""
+  // Fragments are never sent (the setter re-serialises the URL, so only when there is one).
+  if (url.hash !== "") url.hash = ""
   return Either.right({ method, url, href: url.href, headers, body: d.body })
 }
 
@@ -343,12 +350,17 @@ const draftFromInput = (input: Http.RequestInput): Either.Either<Draft, HttpErro
 }
 
 const draftFromPlatform = (
+  settings: Http.Settings,
   request: HttpClientRequest.HttpClientRequest,
   options: Http.RequestOptions | undefined
 ): Effect.Effect<Draft, HttpError.HttpError> => {
   const fail = (reason: string) =>
     Effect.fail(new HttpError.InvalidRequest({ method: request.method, url: request.url, attempt: 0, reason }))
-  const url = UrlParams.makeUrl(request.url, request.urlParams, request.hash)
+  // makeUrl cannot resolve a relative URL outside a browser: resolve it against baseUrl first.
+  const absolute = settings.baseUrl !== undefined && URL.canParse(request.url, settings.baseUrl)
+    ? new URL(request.url, settings.baseUrl).href
+    : request.url
+  const url = UrlParams.makeUrl(absolute, request.urlParams, request.hash)
   const rawUrl = Either.isRight(url) ? url.right : request.url
   const headers = { ...request.headers, ...options?.headers }
   const base = { method: request.method, url: rawUrl, headers, query: options?.query }
@@ -397,44 +409,8 @@ const draftFromPlatform = (
 }
 
 // ---------------------------------------------------------------------------
-// Redirects
-// ---------------------------------------------------------------------------
-
-const REDIRECTS = new Set([301, 302, 303, 307, 308])
-const SENSITIVE = ["authorization", "cookie", "proxy-authorization"]
-
-const firstHeader = (v: string | ReadonlyArray<string> | undefined): string | undefined =>
-  typeof v === "string" ? v : v?.[0]
-
-/** The request for the next hop, per RFC 9110 §15.4 and the fetch standard. */
-const nextHop = (prepared: transport.Prepared, status: number, target: URL): transport.Prepared => {
-  const toGet = status === 303 ? prepared.method !== "HEAD" : (status === 301 || status === 302) && prepared.method === "POST"
-  const headers: Record<string, string> = { ...prepared.headers }
-  if (toGet) {
-    for (const name of ["content-type", "content-length", "content-encoding", "content-language", "content-location"]) {
-      delete headers[name]
-    }
-  }
-  if (target.origin !== prepared.url.origin) for (const name of SENSITIVE) delete headers[name]
-  target.hash = ""
-  return {
-    method: toGet ? "GET" : prepared.method,
-    url: target,
-    href: target.href,
-    headers,
-    body: toGet ? null : prepared.body
-  }
-}
-
-// ---------------------------------------------------------------------------
 // The service
 // ---------------------------------------------------------------------------
-
-const bodyExcerpt = (raw: transport.RawResponse): string =>
-  decodeText(raw.body.subarray(0, 1024), firstHeader(raw.headers["content-type"]))
-
-// 3xx responses that reach this check were not followed (redirects off, or refused by followRedirect).
-const isAccepted = (status: number) => status >= 200 && status < 400
 
 /** @internal */
 export const make = (input: Http.Input = {}): Effect.Effect<Http.Service, Http.SettingsError, Scope.Scope> =>
@@ -450,47 +426,29 @@ export const make = (input: Http.Input = {}): Effect.Effect<Http.Service, Http.S
           keepAliveTimeout: pool.keepAliveTimeoutMs,
           keepAliveMaxTimeout: pool.keepAliveMaxTimeoutMs,
           connect: transport.connector(timeouts.connectMs),
-          // Our own timers govern each request; these are the pool's defaults.
-          headersTimeout: timeouts.headersMs,
-          bodyTimeout: timeouts.bodyMs
+          // Backstops: each exchange runs its own, precise timer.
+          headersTimeout: timeouts.headersMs + 2000,
+          bodyTimeout: timeouts.bodyMs + 2000
         })
       ),
       (agent) => Effect.promise(() => agent.destroy())
     )
-    const dispatcher: Dispatcher = pool.dnsCache ? agent.compose(interceptors.dns()) : agent
+    const headers = baseHeaders(settings)
+    const engineState = new engine.Engine(
+      agent,
+      pool.dnsCache ? agent.compose(interceptors.dns()) : agent,
+      settings,
+      Number.isFinite(limits.maxInFlight) ? yield* KeyedSemaphore.make<string>({ permits: limits.maxInFlight }) : undefined,
+      Number.isFinite(limits.perHostMaxInFlight)
+        ? yield* KeyedSemaphore.make<string>({ permits: limits.perHostMaxInFlight })
+        : undefined,
+      Number.isFinite(limits.perHostPerSecond)
+        ? yield* KeyedRateLimiter.make<string>({ perSecond: limits.perHostPerSecond, burst: limits.perHostBurst })
+        : undefined,
+      new metrics.Registry(settings.metrics.perHost, settings.metrics.maxHosts)
+    )
 
-    const global = Number.isFinite(limits.maxInFlight) ? yield* Effect.makeSemaphore(limits.maxInFlight) : undefined
-    const perHost = Number.isFinite(limits.perHostMaxInFlight)
-      ? yield* KeyedSemaphore.make<string>({ permits: limits.perHostMaxInFlight })
-      : undefined
-    const rate = Number.isFinite(limits.perHostPerSecond)
-      ? yield* KeyedRateLimiter.make<string>({ perSecond: limits.perHostPerSecond, burst: limits.perHostBurst })
-      : undefined
-    const registry = new metrics.Registry(settings.metrics.perHost, settings.metrics.maxHosts)
-
-    /**
-     * Limits around one exchange. Order matters: the host slot first (so one
-     * busy host cannot hold global slots while it queues), then wait for the
-     * host's rate without holding anything global, then the global slot, then
-     * the rate token itself — taken last so that the start it permits is not
-     * delayed (and bunched with others) by a wait for the global slot.
-     */
-    const limited = <A, E>(key: string, effect: Effect.Effect<A, E>): Effect.Effect<A, E> => {
-      let inner = effect
-      if (rate !== undefined) inner = Effect.zipRight(rate.take(key), inner)
-      if (global !== undefined) inner = global.withPermits(1)(inner)
-      if (rate !== undefined) inner = Effect.zipRight(untilRateAllows(key), inner)
-      if (perHost !== undefined) inner = perHost.withPermit(key)(inner)
-      return inner
-    }
-    const untilRateAllows = (key: string): Effect.Effect<void> =>
-      Effect.clockWith((clock) => {
-        if (rate === undefined) return Effect.void
-        const wait = rate.state(key).nextAllowedAt - clock.unsafeCurrentTimeMillis()
-        return wait > 0 ? Effect.sleep(wait) : Effect.void
-      })
-
-    const basePlan: Plan = {
+    const basePlan: engine.Plan = {
       headersMs: timeouts.headersMs,
       bodyMs: timeouts.bodyMs,
       attemptMs: timeouts.attemptMs,
@@ -500,201 +458,27 @@ export const make = (input: Http.Input = {}): Effect.Effect<Http.Service, Http.S
       maxRedirects: settings.maxRedirects,
       follow: undefined,
       accept: undefined,
-      hostKey: undefined
+      hostKey: undefined,
+      statusAsResponse: false
     }
 
-    /**
-     * One exchange under the limits, with metrics. Buffered: the limits are
-     * released when the body has been read. Streamed (`scope` given): they are
-     * held in a child of `scope`, released when the body stream ends, or at
-     * once when this exchange does not hand a body over (a redirect, an error
-     * status, a failure).
-     */
-    const exchangeLimited = (
-      key: string,
-      prepared: transport.Prepared,
-      options: transport.ExchangeOptions,
-      scope: Scope.Scope | undefined,
-      onElapsed: (ms: number) => void
-    ): Effect.Effect<transport.RawResponse, HttpError.HttpError> => {
-      const host = registry.forHost(key)
-      const measured = Effect.suspend(() => {
-        const started = performance.now()
-        metrics.inFlight.unsafeModify(1, [])
-        return transport.exchange(dispatcher, prepared, options).pipe(
-          Effect.onExit((exit) => {
-            const elapsed = performance.now() - started
-            onElapsed(elapsed)
-            metrics.inFlight.unsafeModify(-1, [])
-            host.duration.update(elapsed)
-            if (exit._tag === "Success") {
-              host.status(metrics.statusClass(exit.value.status)).update(1)
-              host.bytes.update(exit.value.body.length)
-            } else {
-              host.status("error").update(1)
-            }
-            return Effect.void
-          })
-        )
-      })
-      if (scope === undefined) return limited(key, measured)
-      return Effect.flatMap(Scope.fork(scope, ExecutionStrategy.sequential), (child) =>
-        Scope.extend(limitedScoped(key), child).pipe(
-          Effect.zipRight(measured),
-          Effect.tap((raw) => raw.live === undefined ? Scope.close(child, Exit.void) : Scope.addFinalizer(child, Effect.sync(() => raw.live?.cancel()))),
-          Effect.map((raw) => raw.live === undefined ? raw : { ...raw, release: Scope.close(child, Exit.void) }),
-          Effect.onError(() => Scope.close(child, Exit.void))
-        ))
-    }
-
-    /**
-     * The retry and redirect loop. `finish` turns the final exchange into the
-     * result (the body decode for `json`), inside the retried unit.
-     */
-    const send = <A>(
-      first: transport.Prepared,
-      plan: Plan,
-      scope: Scope.Scope | undefined,
-      finish: (raw: transport.RawResponse, ctx: Final) => Effect.Effect<A, HttpError.HttpError>
-    ): Effect.Effect<A, HttpError.HttpError> =>
-      Effect.suspend(() => {
-        let prepared = first
-        let attempt = 1
-        let spentMs = 0
-        const redirects: Array<Http.Redirect> = []
-        const idempotent = Retry.isIdempotent(first.method, first.headers)
-        const following = plan.maxRedirects > 0
-        const accept = plan.accept ?? isAccepted
-        const addSpent = (ms: number) => {
-          spentMs += ms
-        }
-
-        const bodyMode = (status: number): transport.BodyMode =>
-          following && REDIRECTS.has(status)
-            ? transport.BodyMode.Discard
-            : accept(status)
-            ? (scope === undefined ? transport.BodyMode.Full : transport.BodyMode.Stream)
-            : transport.BodyMode.Excerpt
-
-        const once: Effect.Effect<A, HttpError.HttpError> = Effect.suspend(() => {
-          const remaining = plan.totalMs - spentMs
-          if (remaining <= 0) {
-            return Effect.fail(new HttpError.TimeoutError({
-              method: prepared.method,
-              url: prepared.href,
-              attempt,
-              phase: "deadline",
-              timeoutMs: plan.totalMs
-            }))
-          }
-          const current = prepared
-          const options: transport.ExchangeOptions = {
-            attempt,
-            headersTimeoutMs: plan.headersMs,
-            bodyTimeoutMs: plan.bodyMs,
-            connectTimeoutMs: timeouts.connectMs,
-            totalTimeoutMs: Math.min(plan.attemptMs, remaining),
-            totalPhase: remaining < plan.attemptMs ? "deadline" : "attempt",
-            maxBodyBytes: plan.maxBodyBytes,
-            decompress: settings.decompress,
-            bodyMode
-          }
-          // Only time on the wire counts against the deadline, never time
-          // spent waiting for a slot or a token.
-          return exchangeLimited(plan.hostKey ?? settings.hostKey(current.url), current, options, scope, addSpent).pipe(
-            Effect.flatMap((raw) => handle(current, raw))
-          )
-        })
-
-        const handle = (current: transport.Prepared, raw: transport.RawResponse): Effect.Effect<A, HttpError.HttpError> => {
-          const ctx = { method: current.method, url: current.href, attempt }
-          if (following && REDIRECTS.has(raw.status)) {
-            const location = firstHeader(raw.headers["location"])
-            const seen = [first.href, ...redirects.map((r) => r.location)]
-            let target: URL | undefined
-            try {
-              target = location === undefined ? undefined : new URL(location, current.url)
-            } catch {
-              target = undefined
-            }
-            if (target === undefined || (target.protocol !== "http:" && target.protocol !== "https:")) {
-              return Effect.fail(
-                new HttpError.RedirectError({ ...ctx, reason: "InvalidLocation", chain: [...seen, location ?? "(no Location header)"] })
-              )
-            }
-            if (plan.follow === undefined || plan.follow(current.url, target, raw.status)) {
-              const next = nextHop(current, raw.status, target)
-              if (seen.includes(next.href)) {
-                return Effect.fail(new HttpError.RedirectError({ ...ctx, reason: "Loop", chain: [...seen, next.href] }))
-              }
-              if (redirects.length >= plan.maxRedirects) {
-                return Effect.fail(new HttpError.RedirectError({ ...ctx, reason: "TooMany", chain: [...seen, next.href] }))
-              }
-              redirects.push({ url: current.href, status: raw.status, location: next.href })
-              prepared = next
-              return once
-            }
-          }
-          if (!accept(raw.status) && !(following && REDIRECTS.has(raw.status))) {
-            return Effect.fail(new HttpError.StatusError({
-              ...ctx,
-              status: raw.status,
-              headers: raw.headers,
-              bodyExcerpt: bodyExcerpt(raw)
-            }))
-          }
-          return finish(raw, { method: current.method, url: current.href, redirects, attempts: attempt })
-        }
-
-        const loop: Effect.Effect<A, HttpError.HttpError> = Effect.catchAll(once, (error) =>
-          Effect.flatMap(Effect.zip(Clock.currentTimeMillis, Random.next), ([now, random]) => {
-            const decision = Retry.decide(plan.retry, {
-              attempt,
-              error,
-              idempotent,
-              elapsedMs: spentMs,
-              remainingMs: plan.totalMs - spentMs,
-              nowMs: now,
-              random
-            })
-            if (decision._tag === "Stop") {
-              return Effect.fail(
-                error._tag === "StatusError" && Retry.isRetryable(plan.retry, error)
-                  ? new HttpError.StatusError({ ...error, notRetried: decision.reason })
-                  : error
-              )
-            }
-            registry.forHost(plan.hostKey ?? settings.hostKey(prepared.url)).retries.update(1)
-            attempt++
-            spentMs += decision.delayMs
-            return Effect.zipRight(Effect.sleep(decision.delayMs), loop)
-          }))
-        return loop
-      }).pipe(
-        Effect.withSpan(`http.client ${first.method}`, {
-          kind: "client",
-          captureStackTrace: false,
-          attributes: { "http.request.method": first.method, "url.full": first.href, "server.address": first.url.host }
-        })
-      )
-
-    const buffered = (raw: transport.RawResponse, f: Final): Effect.Effect<Http.HttpResponse> =>
+    const buffered = (raw: transport.RawResponse, f: engine.Final): Effect.Effect<Http.HttpResponse> =>
       Effect.succeed(new Http.HttpResponse(f.method, f.url, raw.status, raw.headers, raw.body, f.redirects, f.attempts))
 
     const fromInput = (input: Http.RequestInput): Either.Either<transport.Prepared, HttpError.HttpError> => {
       const draft = draftFromInput(input)
-      return Either.isLeft(draft) ? Either.left(draft.left) : prepare(settings, draft.right)
+      return Either.isLeft(draft) ? Either.left(draft.left) : prepare(settings, headers, draft.right)
     }
 
     const request = (input: Http.RequestInput): Effect.Effect<Http.HttpResponse, HttpError.HttpError> => {
       const prepared = fromInput(input)
       return Either.isLeft(prepared)
         ? Effect.fail(prepared.left)
-        : send(prepared.right, planFor(settings, basePlan, input), undefined, buffered)
+        : engine.send(engineState, prepared.right, planFor(settings, basePlan, input), false, buffered)
     }
 
     const get = (url: string | URL, options?: Http.RequestOptions) => {
-      const prepared = prepare(settings, {
+      const prepared = prepare(settings, headers, {
         method: "GET",
         url,
         headers: options?.headers,
@@ -704,16 +488,17 @@ export const make = (input: Http.Input = {}): Effect.Effect<Http.Service, Http.S
       })
       return Either.isLeft(prepared)
         ? Effect.fail(prepared.left)
-        : send(prepared.right, planFor(settings, basePlan, options), undefined, buffered)
+        : engine.send(engineState, prepared.right, planFor(settings, basePlan, options), false, buffered)
     }
 
-    const execute = (req: HttpClientRequest.HttpClientRequest, options?: Http.RequestOptions) =>
-      Effect.flatMap(draftFromPlatform(req, options), (draft) => {
-        const prepared = prepare(settings, draft)
+    const executeWith = (plan: engine.Plan) => (req: HttpClientRequest.HttpClientRequest, options?: Http.RequestOptions) =>
+      Effect.flatMap(draftFromPlatform(settings, req, options), (draft) => {
+        const prepared = prepare(settings, headers, draft)
         return Either.isLeft(prepared)
           ? Effect.fail(prepared.left)
-          : send(prepared.right, planFor(settings, basePlan, options), undefined, buffered)
+          : engine.send(engineState, prepared.right, planFor(settings, plan, options), false, buffered)
       })
+    const execute = executeWith(basePlan)
 
     const toInput = (input: Http.RequestInput | string | URL): Http.RequestInput =>
       typeof input === "string" || input instanceof URL ? { url: input } : input
@@ -727,10 +512,11 @@ export const make = (input: Http.Input = {}): Effect.Effect<Http.Service, Http.S
         const prepared = fromInput({ ...req, headers: { accept: "application/json", ...req.headers } })
         if (Either.isLeft(prepared)) return Effect.fail(prepared.left)
         const decode = Schema.decodeUnknown(schema)
-        return send(
+        return engine.send(
+          engineState,
           prepared.right,
           planFor(settings, basePlan, req),
-          undefined,
+          false,
           (raw, f) =>
             decodeJson(
               new Http.HttpResponse(f.method, f.url, raw.status, raw.headers, raw.body, f.redirects, f.attempts),
@@ -747,14 +533,9 @@ export const make = (input: Http.Input = {}): Effect.Effect<Http.Service, Http.S
         const req = toInput(input)
         const prepared = fromInput(req)
         if (Either.isLeft(prepared)) return Effect.fail(prepared.left)
-        return send(prepared.right, planFor(settings, basePlan, req), scope, (raw, f) => {
+        return engine.send(engineState, prepared.right, planFor(settings, basePlan, req), true, (raw, f) => {
           const live = raw.live
-          const body: Stream.Stream<Uint8Array, HttpError.HttpError> = live === undefined
-            ? Stream.succeed(raw.body)
-            : Stream.repeatEffectOption<Uint8Array, HttpError.HttpError, never>(
-              Effect.mapError(live.pull, (error) => error === undefined ? Option.none() : Option.some(error))
-            ).pipe(Stream.ensuring(raw.release ?? Effect.void))
-          return Effect.succeed({
+          const response = (body: Stream.Stream<Uint8Array, HttpError.HttpError>): Http.StreamResponse => ({
             method: f.method,
             url: f.url,
             status: raw.status,
@@ -763,19 +544,16 @@ export const make = (input: Http.Input = {}): Effect.Effect<Http.Service, Http.S
             attempts: f.attempts,
             body
           })
+          if (live === undefined) return Effect.succeed(response(Stream.succeed(raw.body)))
+          return Effect.as(
+            Scope.addFinalizer(scope, Effect.sync(() => live.cancel())),
+            response(Stream.repeatEffectOption(pullChunk(live)))
+          )
         })
       })
 
-    /** The limits of `limited`, held until the given scope closes (for streams). */
-    const limitedScoped = (key: string): Effect.Effect<void, never, Scope.Scope> => {
-      const steps: Array<Effect.Effect<void, never, Scope.Scope>> = []
-      if (perHost !== undefined) steps.push(Effect.acquireRelease(perHost.take(key), () => perHost.release(key)))
-      if (rate !== undefined) steps.push(untilRateAllows(key))
-      if (global !== undefined) steps.push(Effect.acquireRelease(global.take(1), () => global.release(1)))
-      if (rate !== undefined) steps.push(rate.take(key))
-      return Effect.all(steps, { discard: true })
-    }
-
+    const platformPlan: engine.Plan = { ...basePlan, maxRedirects: 0, statusAsResponse: true }
+    const executePlatform = executeWith(platformPlan)
     const service: Http.Service = {
       settings,
       request,
@@ -785,20 +563,23 @@ export const make = (input: Http.Input = {}): Effect.Effect<Http.Service, Http.S
       text,
       stream,
       client: PlatformClient.makeWith<never, never, ClientError.HttpClientError, never>(
-        Effect.flatMap((req) => platformExecute(service, req)),
+        Effect.flatMap((req) => platformExecute((r) => executePlatform(r), req)),
         Effect.succeed
       )
     }
     return service
   })
 
-/** What the loop knows about the final hop. */
-interface Final {
-  readonly method: string
-  readonly url: string
-  readonly redirects: ReadonlyArray<Http.Redirect>
-  readonly attempts: number
-}
+/** One chunk of a live body, for `Stream.repeatEffectOption`. */
+const pullChunk = (live: transport.LiveBody): Effect.Effect<Uint8Array, Option.Option<HttpError.HttpError>> =>
+  Effect.async<Uint8Array, Option.Option<HttpError.HttpError>>((resume) => {
+    let delivered = false
+    live.pull((chunk, error) => {
+      delivered = true
+      resume(chunk !== undefined ? Effect.succeed(chunk) : Effect.fail(error === undefined ? Option.none() : Option.some(error)))
+    })
+    return delivered ? undefined : Effect.sync(() => live.unpull())
+  })
 
 const decodeJson = <A>(
   response: Http.HttpResponse,
@@ -833,20 +614,14 @@ const decodeJson = <A>(
 // Platform HttpClient adapter
 // ---------------------------------------------------------------------------
 
+/** Statuses a web `Response` must have no body for. */
+const NULL_BODY = new Set([101, 103, 204, 205, 304])
+
 const platformExecute = (
-  service: Http.Service,
+  execute: (request: HttpClientRequest.HttpClientRequest) => Effect.Effect<Http.HttpResponse, HttpError.HttpError>,
   request: HttpClientRequest.HttpClientRequest
 ): Effect.Effect<ClientResponse.HttpClientResponse, ClientError.HttpClientError> =>
-  service.execute(request, { acceptStatus: () => true, maxRedirects: false }).pipe(
-    Effect.map((response) =>
-      ClientResponse.fromWeb(
-        request,
-        new Response(response.status === 204 || response.status === 304 ? null : response.body, {
-          status: response.status,
-          headers: toWebHeaders(response.headers)
-        })
-      )
-    ),
+  execute(request).pipe(
     Effect.mapError((error) =>
       new ClientError.RequestError({
         request,
@@ -854,7 +629,26 @@ const platformExecute = (
         cause: error,
         description: error.message
       })
-    )
+    ),
+    Effect.flatMap((response) => {
+      // A web Response only takes statuses 200-599; anything else is a broken server, not a defect here.
+      if (response.status < 200 || response.status > 599) {
+        return Effect.fail(
+          new ClientError.RequestError({
+            request,
+            reason: "Transport",
+            description: `${response.method} ${response.url}: the server answered with status ${response.status}, outside 200-599`
+          })
+        )
+      }
+      return Effect.succeed(ClientResponse.fromWeb(
+        request,
+        new Response(NULL_BODY.has(response.status) ? null : response.body, {
+          status: response.status,
+          headers: toWebHeaders(response.headers)
+        })
+      ))
+    })
   )
 
 const toWebHeaders = (headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>): globalThis.Headers => {

@@ -310,6 +310,35 @@ class Limiter<K> implements KeyedRateLimiter.KeyedRateLimiter<K> {
     }
   }
 
+  readonly unsafeTryStart = (key: K): number => {
+    if (this.unlimited && this.entries.size === 0) return 0
+    const now = this.clock.unsafeCurrentTimeMillis()
+    const entry = this.entries.get(key)
+    if (entry === undefined) {
+      const perSecond = this.rateOf(key)
+      if (perSecond === Infinity) return 0
+      if (!isRate(perSecond)) throw invalidRate(key, perSecond)
+      const created = new Entry(key, perSecond, this.burst)
+      created.start(now)
+      this.track(created, now)
+      return 0
+    }
+    const at = entry.allowedAt()
+    if (entry.head === undefined && now >= at) {
+      entry.start(now)
+      return 0
+    }
+    // Queued fibers go first; come back when the key is next allowed.
+    return Math.max(1, at - now)
+  }
+
+  readonly unsafeWaitTime = (key: K): number => {
+    const entry = this.entries.get(key)
+    if (entry === undefined) return 0
+    const wait = entry.allowedAt() - this.clock.unsafeCurrentTimeMillis()
+    return wait > 0 ? wait : entry.head === undefined ? 0 : 1
+  }
+
   readonly take = (key: K): Effect.Effect<void> =>
     Effect.suspend(() => {
       const waiting = this.tryStart(key)

@@ -116,7 +116,15 @@ class Unlimited<K> implements KeyedSemaphore.KeyedSemaphore<K> {
   readonly permitsFor = (_key: K): number => Infinity
   readonly state = (_key: K): KeyedSemaphore.State => ({ inUse: 0, waiting: 0, permits: Infinity })
   readonly size = (): number => 0
+  readonly unsafeTake = (_key: K): boolean => true
+  readonly unsafeAwait = (_key: K, onGranted: () => void): () => void => {
+    onGranted()
+    return noop
+  }
+  readonly unsafeRelease = (_key: K): void => {}
 }
+
+const noop = (): void => {}
 
 /**
  * Idle entries are swept once there are more than this many and they
@@ -317,6 +325,37 @@ class Limited<K> implements KeyedSemaphore.KeyedSemaphore<K> {
         )
       )
     })
+  }
+
+  readonly unsafeTake = (key: K): boolean => {
+    const taken = this.tryTake(key, 1)
+    if (taken instanceof Entry || taken === UNLIMITED) return true
+    if (taken instanceof Blocked) return false
+    throw taken
+  }
+
+  readonly unsafeAwait = (key: K, onGranted: () => void): () => void => {
+    const taken = this.tryTake(key, 1)
+    if (taken instanceof Entry || taken === UNLIMITED) {
+      onGranted()
+      return noop
+    }
+    if (!(taken instanceof Blocked)) throw taken
+    const waiter = new Waiter<K>(1)
+    enqueue(taken.entry, waiter)
+    waiter.resume = () => {
+      // The permit now belongs to the caller; `granted` only matters to fibers.
+      waiter.granted = false
+      onGranted()
+    }
+    return () => {
+      if (waiter.queued) this.abandon(waiter)
+    }
+  }
+
+  readonly unsafeRelease = (key: K): void => {
+    const entry = this.entries.get(key)
+    if (entry !== undefined && entry.taken > 0) this.releaseUnsafe(entry, 1)
   }
 
   readonly release = (key: K, n = 1): Effect.Effect<void> => {
