@@ -1,0 +1,35 @@
+/**
+ * `npm run bench`: runs every benchmark, each in its own process so that one
+ * cannot warm up or disturb another. Each prints its own table with ratios to
+ * a baseline measured in the same run. Benchmarks never fail the build; a
+ * benchmark that crashes is reported and the others still run.
+ *
+ *   npm run bench                 # all
+ *   npm run bench -- http         # only those whose name contains "http"
+ */
+import * as ChildProcess from "node:child_process"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+
+const here = Path.dirname(fileURLToPath(import.meta.url))
+
+const benches: ReadonlyArray<{ readonly name: string; readonly file: string; readonly what: string }> = [
+  { name: "http", file: "http/index.ts", what: "HTTP client throughput vs raw undici and the platform client" },
+  { name: "keyed", file: "keyed.ts", what: "KeyedSemaphore / KeyedRateLimiter vs Effect's semaphore" }
+]
+
+const filter = process.argv[2]
+let crashed = 0
+for (const bench of benches) {
+  if (filter !== undefined && !bench.name.includes(filter)) continue
+  console.log(`\n### ${bench.name}: ${bench.what}`)
+  const result = ChildProcess.spawnSync(process.execPath, ["--import", "tsx", Path.join(here, bench.file)], {
+    stdio: "inherit",
+    cwd: here
+  })
+  if (result.status !== 0) {
+    crashed++
+    console.log(`(${bench.name} exited with ${result.status ?? result.signal})`)
+  }
+}
+if (crashed > 0) console.log(`\n${crashed} benchmark(s) crashed; see above.`)
