@@ -350,8 +350,8 @@ export interface RequestOptions {
   readonly maxRedirects?: number | false | undefined
   /**
    * Called before each redirect hop; returning `false` stops there and
-   * returns the 3xx response (its `location` header says where it pointed).
-   * Use it to keep a crawler in scope.
+   * returns the 3xx response (its `location` header says where it pointed;
+   * its body was drained, not kept). Use it to keep a crawler in scope.
    */
   readonly followRedirect?: ((from: URL, to: URL, status: number) => boolean) | undefined
   /**
@@ -491,12 +491,17 @@ export interface Service {
   /**
    * Sends a request and returns the response once its headers arrived, with
    * the body as a `Stream`. Retries and redirects happen before the body
-   * starts; the request's concurrency slots are held until the scope closes.
+   * starts; the request's concurrency slots are held until the body ends or
+   * the scope closes (which aborts a body still arriving). The attempt
+   * timeout ends at the headers; the body is bounded by the idle timeout and
+   * `maxBodyBytes`.
    */
   readonly stream: (input: RequestInput | string | URL) => Effect.Effect<StreamResponse, HttpError.HttpError, Scope.Scope>
   /**
-   * The same client as a platform `HttpClient`: every policy applies, non-2xx
-   * statuses are responses (as the platform expects), bodies are buffered.
+   * The same client as a platform `HttpClient`: limits, timeouts and
+   * retries (Retry-After included) apply; redirects are not followed and a
+   * status that is still unaccepted after the retries comes back as a
+   * response, as the platform expects; bodies are buffered.
    */
   readonly client: HttpClient.HttpClient
 }

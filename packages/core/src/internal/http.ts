@@ -1,7 +1,8 @@
 /**
- * The engine behind `Http`: request preparation, limits, the retry and
- * redirect loop, metrics and spans. One exchange on the wire is
- * `transport.exchange`.
+ * The `Http` service: settings, request preparation (plain data or platform
+ * requests into `transport.Prepared`), the service's methods, and the
+ * platform `HttpClient` adapter. Calls run in `httpEngine`; one exchange on
+ * the wire is a `transport.Exchange`.
  *
  * @internal
  */
