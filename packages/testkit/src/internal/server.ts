@@ -159,7 +159,7 @@ export class TestHttpServer {
   private readonly sockets = new Map<Socket, number>()
   private nextSocketId = 0
   private fallbackHits = 0
-  private readonly random: () => number
+  private readonly random: Prng.Prng
   private readonly fallback: Route.Handler
 
   constructor(config: ServerConfig) {
@@ -295,6 +295,6 @@ export class TestHttpServer {
   private delayOf(latency: Route.Latency | undefined): number {
     if (latency === undefined) return 0
     if (typeof latency === "number") return latency
-    return latency.min + this.random() * (latency.max - latency.min)
+    return latency.min + this.random.next() * (latency.max - latency.min)
   }
 }

@@ -8,7 +8,7 @@
  */
 import type * as SyntheticSite from "../SyntheticSite.js"
 import * as Assets from "./siteAssets.js"
-import * as Prng from "./sitePrng.js"
+import * as Prng from "./prng.js"
 
 /** Page kinds: where a page lives and whether robots.txt lets crawlers in. */
 export const KindPublic = 0

@@ -9,7 +9,7 @@
  * @internal
  */
 import * as Graph from "./siteGraph.js"
-import * as Prng from "./sitePrng.js"
+import * as Prng from "./prng.js"
 
 const SaltCorpus = 11
 const SaltWindow = 12
