@@ -56,6 +56,13 @@ export interface Policy {
   /** Retry transport failures (DNS, connect, reset, truncated bodies). Default `true`. */
   readonly onTransport: boolean
   /**
+   * Retry a response whose body cannot be decoded (bad encoding, bad JSON, a
+   * `Schema` mismatch) — for upstreams that sometimes send a truncated or
+   * half-written document with a 200. Default `false`: a decode failure is
+   * usually a contract mismatch that a retry will not fix.
+   */
+  readonly onDecode: boolean
+  /**
    * Retry methods that are not idempotent (POST, PATCH). Default `false`:
    * they are retried only when they carry an `Idempotency-Key` header.
    */
@@ -86,6 +93,7 @@ export const defaults: Policy = {
   statuses: [408, 425, 429, 500, 502, 503, 504],
   onTimeout: true,
   onTransport: true,
+  onDecode: false,
   nonIdempotent: false,
   honorRetryAfter: true,
   maxRetryAfterMs: 60_000
@@ -115,6 +123,7 @@ export interface Overrides {
   readonly statuses?: ReadonlyArray<number> | undefined
   readonly onTimeout?: boolean | undefined
   readonly onTransport?: boolean | undefined
+  readonly onDecode?: boolean | undefined
   readonly nonIdempotent?: boolean | undefined
   readonly honorRetryAfter?: boolean | undefined
   readonly maxRetryAfter?: Duration.DurationInput | undefined
@@ -139,6 +148,7 @@ export const withOverrides = (policy: Policy, o: Overrides): Policy => ({
   statuses: o.statuses ?? policy.statuses,
   onTimeout: o.onTimeout ?? policy.onTimeout,
   onTransport: o.onTransport ?? policy.onTransport,
+  onDecode: o.onDecode ?? policy.onDecode,
   nonIdempotent: o.nonIdempotent ?? policy.nonIdempotent,
   honorRetryAfter: o.honorRetryAfter ?? policy.honorRetryAfter,
   maxRetryAfterMs: ms(o.maxRetryAfter, policy.maxRetryAfterMs)
@@ -297,6 +307,8 @@ export const isRetryable = (policy: Policy, error: HttpError.HttpError): boolean
       return policy.onTimeout && error.phase !== "deadline"
     case "TransportError":
       return policy.onTransport
+    case "DecodeError":
+      return policy.onDecode
     default:
       return false
   }

@@ -14,6 +14,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
 
 /** Real-time pause, for polling under the TestClock (where `Effect.sleep` would wait for `adjust`). */
@@ -397,5 +398,25 @@ describe("Http interruption", () => {
       expect(Exit.isFailure(result)).toBe(true)
       yield* server.awaitSettled(1)
       expect((yield* server.requests)[0]?.outcome).toBe("aborted")
+    }))
+})
+
+describe("Http decode inside the retried unit", () => {
+  it.scopedLive("a body that fails to decode is retried when retry.onDecode is on", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make({
+        routes: [Faults.get("/quote", Faults.sequence(Faults.malformedJson(), Faults.json({ price: 42 })))]
+      })
+      const Quote = Schema.Struct({ price: Schema.Number })
+      const strict = yield* Http.make({ retry: { baseDelay: 1, maxDelay: 2 } })
+      const error = yield* Effect.flip(strict.json(Quote, server.urlFor("/quote")))
+      expect(error._tag).toBe("DecodeError")
+      expect((yield* server.requests).length).toBe(1)
+
+      yield* server.reset
+      const lenient = yield* Http.make({ retry: { baseDelay: 1, maxDelay: 2, onDecode: true } })
+      const quote = yield* lenient.json(Quote, server.urlFor("/quote"))
+      expect(quote.price).toBe(42)
+      expect((yield* server.requests).length).toBe(2)
     }))
 })

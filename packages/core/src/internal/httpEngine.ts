@@ -169,36 +169,48 @@ export class Call<A> implements transport.Listener, Final {
 
   private next(signal: Signal): Effect.Effect<A, HttpError.HttpError> {
     switch (signal._tag) {
-      case "Done":
-        return this.finish(signal.response, this)
+      case "Done": {
+        const result = this.finish(signal.response, this)
+        // The decode runs inside the retried unit; only look at its failures when they may be retried.
+        return this.plan.retry.onDecode
+          ? Effect.catchAll(result, (error) => error._tag === "DecodeError" ? this.failed(error, undefined) : Effect.fail(error))
+          : result
+      }
       case "Wait":
         return Effect.zipRight(Effect.sleep(signal.ms), this.run)
       case "Failed":
-        return Effect.flatMap(Effect.zip(Clock.currentTimeMillis, Random.next), ([now, random]) => {
-          const error = signal.error
-          const decision = Retry.decide(this.plan.retry, {
-            attempt: this.attempts,
-            error,
-            idempotent: Retry.isIdempotent(this.prepared.method, this.prepared.headers),
-            elapsedMs: this.spentMs,
-            remainingMs: this.plan.totalMs - this.spentMs,
-            nowMs: now,
-            random
-          })
-          if (decision._tag === "Retry") {
-            this.host.retries.update(1)
-            this.attempts++
-            this.spentMs += decision.delayMs
-            return Effect.zipRight(Effect.sleep(decision.delayMs), this.run)
-          }
-          if (this.plan.statusAsResponse && signal.response !== undefined) return this.finish(signal.response, this)
-          return Effect.fail(
-            error._tag === "StatusError" && Retry.isRetryable(this.plan.retry, error)
-              ? new HttpError.StatusError({ ...error, notRetried: decision.reason })
-              : error
-          )
-        })
+        return this.failed(signal.error, signal.response)
     }
+  }
+
+  /** Retries after the policy's delay, or ends the call with the error. */
+  private failed(
+    error: HttpError.HttpError,
+    response: transport.RawResponse | undefined
+  ): Effect.Effect<A, HttpError.HttpError> {
+    return Effect.flatMap(Effect.zip(Clock.currentTimeMillis, Random.next), ([now, random]) => {
+      const decision = Retry.decide(this.plan.retry, {
+        attempt: this.attempts,
+        error,
+        idempotent: Retry.isIdempotent(this.prepared.method, this.prepared.headers),
+        elapsedMs: this.spentMs,
+        remainingMs: this.plan.totalMs - this.spentMs,
+        nowMs: now,
+        random
+      })
+      if (decision._tag === "Retry") {
+        this.host.retries.update(1)
+        this.attempts++
+        this.spentMs += decision.delayMs
+        return Effect.zipRight(Effect.sleep(decision.delayMs), this.run)
+      }
+      if (this.plan.statusAsResponse && response !== undefined) return this.finish(response, this)
+      return Effect.fail(
+        error._tag === "StatusError" && Retry.isRetryable(this.plan.retry, error)
+          ? new HttpError.StatusError({ ...error, notRetried: decision.reason })
+          : error
+      )
+    })
   }
 
   /** Hands the fiber what to do next: the async step resumes with that effect directly. */
