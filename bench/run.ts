@@ -15,7 +15,14 @@ const here = Path.dirname(fileURLToPath(import.meta.url))
 
 const benches: ReadonlyArray<{ readonly name: string; readonly file: string; readonly what: string }> = [
   { name: "http", file: "http/index.ts", what: "HTTP client throughput vs raw undici and the platform client" },
-  { name: "keyed", file: "keyed.ts", what: "KeyedSemaphore / KeyedRateLimiter vs Effect's semaphore" }
+  { name: "keyed", file: "keyed.ts", what: "KeyedSemaphore / KeyedRateLimiter vs Effect's semaphore" },
+  {
+    name: "concurrency",
+    file: "concurrency/index.ts",
+    what: "100k tasks through KeyedSemaphore (1k keys) and WorkQueue: throughput and peak memory vs p-limit / p-queue"
+  },
+  { name: "db", file: "db/index.ts", what: "Db bulk insert vs raw better-sqlite3 and pg, batched vs one-by-one lookups, streaming memory" },
+  { name: "files", file: "files/index.ts", what: "Files.lines over a ~1 GB file: throughput and peak RSS vs node:readline" }
 ]
 
 const filter = process.argv[2]

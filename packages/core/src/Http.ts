@@ -47,6 +47,7 @@ import * as Option from "effect/Option"
 import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
+import * as Concurrent from "./Concurrent.js"
 import type * as HttpError from "./HttpError.js"
 import * as internal from "./internal/http.js"
 import * as Retry from "./Retry.js"
@@ -634,6 +635,7 @@ export const stream = (
  * Runs the effects concurrently and succeeds with the first success; the
  * others are interrupted at once (their requests aborted, their connections
  * and slots released). Fails only when all fail, with every error in order.
+ * The same function as `Concurrent.firstOf`.
  *
  * @example
  * ```ts
@@ -644,10 +646,8 @@ export const stream = (
  * @since 0.1.0
  * @category combinators
  */
-export const firstOf = <A, E, R>(
-  effects: Iterable<Effect.Effect<A, E, R>>
-): Effect.Effect<A, Array<E>, R> =>
-  Effect.validateFirst(effects, (effect) => effect, { concurrency: "unbounded" })
+export const firstOf: <A, E, R>(effects: Iterable<Effect.Effect<A, E, R>>) => Effect.Effect<A, Array<E>, R> =
+  Concurrent.firstOf
 
 /**
  * The outcome of one effect run by {@link settle}.
@@ -655,19 +655,19 @@ export const firstOf = <A, E, R>(
  * @since 0.1.0
  * @category models
  */
-export type Settled<A, E> = Either.Either<A, E>
+export type Settled<A, E> = Concurrent.Settled<A, E>
 
 /**
  * Runs every effect (at most `concurrency` at once, default all) and returns
  * each outcome in input order as `Either.right(value)` or `Either.left(error)`
  * — `asyncio.gather(..., return_exceptions=True)`, typed. Defects and
- * interruptions are not captured: they still end the whole call.
+ * interruptions are not captured: they still end the whole call. The same
+ * function as `Concurrent.settle`.
  *
  * @since 0.1.0
  * @category combinators
  */
-export const settle = <A, E, R>(
+export const settle: <A, E, R>(
   effects: Iterable<Effect.Effect<A, E, R>>,
   options?: { readonly concurrency?: number | "unbounded" | undefined }
-): Effect.Effect<Array<Settled<A, E>>, never, R> =>
-  Effect.forEach(effects, Effect.either, { concurrency: options?.concurrency ?? "unbounded" })
+) => Effect.Effect<Array<Settled<A, E>>, never, R> = Concurrent.settle

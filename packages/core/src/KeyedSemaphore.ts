@@ -5,7 +5,12 @@
  *
  * Each key has its own limit and its own strict FIFO queue: a release hands
  * the permit straight to the longest-waiting fiber, and a new caller never
- * takes a permit past a queued one. Taking a free permit is synchronous (no
+ * takes a permit past a queued one. An optional `total` caps the permits held
+ * across all keys ("at most 256 requests in flight, at most 4 per host");
+ * keys waiting for that shared capacity are served round-robin, one grant per
+ * key per turn, so a hot key with ten thousand waiters cannot starve a key
+ * with one (the fairness of Effect's experimental `PartitionedSemaphore`,
+ * with per-key limits and FIFO on top). Taking a free permit is synchronous (no
  * fiber suspension). A key with nothing held and nobody waiting is idle:
  * `size()` stops counting it at once, and its memory is reclaimed by a sweep
  * that runs when idle keys outnumber live ones (O(1) amortised), so a million
@@ -67,16 +72,21 @@ export interface KeyedSemaphore<K = string> {
   readonly permitsFor: (key: K) => number
   /** A snapshot of one key, for metrics. */
   readonly state: (key: K) => State
+  /** A snapshot of the shared total, for metrics. O(1). */
+  readonly totalState: () => TotalState
   /** The number of keys currently tracked: holding permits or with waiters. O(1). */
   readonly size: () => number
   /**
    * Low level, for callback-driven hot paths outside the fiber runtime (the
    * HTTP engine takes its permits inside undici callbacks): takes one permit
-   * of `key` now if that passes no queued waiter. Pair with `unsafeRelease`.
+   * of `key` now if that passes no queued waiter (of the key, or, with a
+   * `total`, of any key waiting for it). Counts against the `total` like
+   * `take`. Pair with `unsafeRelease`.
    */
   readonly unsafeTake: (key: K) => boolean
   /**
-   * Low level: queues for one permit of `key`; `onGranted` runs (synchronously,
+   * Low level: queues for one permit of `key`, taking part in the key's FIFO
+   * and in the round-robin for the `total`; `onGranted` runs (synchronously,
    * inside some release) once the permit is held. The returned function
    * withdraws a waiter that has not been granted yet and does nothing after.
    */
@@ -101,6 +111,21 @@ export interface State {
 }
 
 /**
+ * A snapshot of the shared total of a {@link KeyedSemaphore}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TotalState {
+  /** Permits held across all keys (counted with or without a `total`). */
+  readonly inUse: number
+  /** The `total`; `Infinity` when there is none. */
+  readonly permits: number
+  /** Keys whose next waiter fits the key's own limit and waits only for the total. */
+  readonly keysWaiting: number
+}
+
+/**
  * Options of {@link make}.
  *
  * @since 0.1.0
@@ -114,11 +139,20 @@ export interface Options<K> {
    * swept; keys it maps to `Infinity` are never tracked.
    */
   readonly permits: number | ((key: K) => number)
+  /**
+   * A cap on the permits held across all keys: a positive integer, or
+   * `Infinity` (the default) for none. When keys compete for it, they are
+   * served round-robin; each key's own queue stays FIFO. With a total, every
+   * key is tracked (even those whose own limit is `Infinity`), since the
+   * round-robin needs them.
+   */
+  readonly total?: number | undefined
 }
 
 /**
- * The defect raised on misuse: an invalid limit or permit count, a request
- * for more permits than the key's limit, or a release of permits not held.
+ * The defect raised on misuse: an invalid limit, total or permit count, a
+ * request for more permits than the key's limit or the total, or a release of
+ * permits not held.
  *
  * @since 0.1.0
  * @category errors
@@ -132,8 +166,9 @@ export interface KeyedSemaphoreError extends internal.KeyedSemaphoreError {}
 export const KeyedSemaphoreError: typeof internal.KeyedSemaphoreError = internal.KeyedSemaphoreError
 
 /**
- * Creates a keyed semaphore. With `permits: Infinity` every operation is a
- * no-op that costs nothing (`withPermit(key)` returns its effect unchanged).
+ * Creates a keyed semaphore. With `permits: Infinity` and no `total` every
+ * operation is a no-op that costs nothing (`withPermit(key)` returns its
+ * effect unchanged).
  *
  * @example
  * ```ts
@@ -143,6 +178,9 @@ export const KeyedSemaphoreError: typeof internal.KeyedSemaphoreError = internal
  * const perHost = KeyedSemaphore.make<string>({
  *   permits: (host) => (host === "api.internal" ? 8 : 2)
  * })
+ *
+ * // at most 4 per host and 64 in all, shared fairly between hosts
+ * const fair = KeyedSemaphore.make<string>({ permits: 4, total: 64 })
  * ```
  *
  * @since 0.1.0

@@ -130,7 +130,17 @@ describe("KeyedRateLimiter", () => {
       const log = makeLog()
       yield* limiter.pauseUntil("k", 3000)
       yield* limiter.pauseUntil("k", 1000)
-      expect(limiter.state("k")).toEqual({ perSecond: 2, burst: 1, nextAllowedAt: 3000, waiting: 0 })
+      expect(limiter.state("k")).toEqual({
+        perSecond: 2,
+        configuredPerSecond: 2,
+        burst: 1,
+        floorMs: 0,
+        nextAllowedAt: 3000,
+        pausedUntil: 3000,
+        waiting: 0,
+        throttles: 0,
+        successes: 0
+      })
       const run = yield* Effect.fork(Effect.all(Array.from({ length: 3 }, () => log.start(limiter, "k"))))
       yield* TestClock.adjust(2999)
       expect(log.times()).toEqual([])
@@ -402,7 +412,7 @@ describe("KeyedRateLimiter", () => {
       expect(new Set(log.times())).toEqual(new Set([0]))
       expect(yield* pendingSleeps).toEqual([])
       expect(limiter.size()).toBe(0)
-      expect(limiter.state("k0")).toEqual({ perSecond: Infinity, burst: 1, nextAllowedAt: 0, waiting: 0 })
+      expect(limiter.state("k0")).toMatchObject({ perSecond: Infinity, burst: 1, nextAllowedAt: 0, waiting: 0 })
       // Unlimited per key, through the function form.
       const mixed = yield* KeyedRateLimiter.make<string>({ perSecond: (key) => key === "open" ? Infinity : 1 })
       const run = yield* Effect.fork(
@@ -451,4 +461,209 @@ describe("KeyedRateLimiter", () => {
       expect((pause as KeyedRateLimiter.KeyedRateLimiterError).reason).toBe("InvalidPause")
       expect(limiter.size()).toBe(0)
     }))
+
+  describe("adaptive mode", () => {
+    const rateOf = <K>(limiter: KeyedRateLimiter.KeyedRateLimiter<K>, key: K) => limiter.state(key).perSecond
+
+    it.effect("halves on a throttle, ignores the echo of requests in flight, stops at min, recovers additively", () =>
+      Effect.gen(function*() {
+        const limiter = yield* KeyedRateLimiter.make<string>({
+          perSecond: 8,
+          adaptive: { decrease: 0.5, increase: 1, min: 1 }
+        })
+        const log = makeLog()
+        const trajectory: Array<number> = [rateOf(limiter, "k")]
+        const throttle = Effect.zipRight(
+          limiter.onThrottled("k"),
+          Effect.sync(() => trajectory.push(rateOf(limiter, "k")))
+        )
+        yield* log.start(limiter, "k")
+        yield* throttle
+        // Other requests started before the decrease answer 429 too: the same event.
+        yield* throttle
+        expect(limiter.state("k")).toMatchObject({ perSecond: 4, configuredPerSecond: 8, throttles: 2 })
+        // The token used at 8/s (125 ms) is owed at 4/s (250 ms): starts at 250, 500, 750.
+        const run = yield* Effect.fork(Effect.all(Array.from({ length: 3 }, () => log.start(limiter, "k"))))
+        yield* TestClock.adjust(750)
+        yield* Fiber.join(run)
+        expect(log.times()).toEqual([0, 250, 500, 750])
+        // Started since the decrease, and an interval has passed: each throttle halves again, down to min.
+        for (let i = 0; i < 3; i++) {
+          yield* throttle
+          const next = yield* Effect.fork(log.start(limiter, "k"))
+          yield* TestClock.adjust(1000 / rateOf(limiter, "k"))
+          yield* Fiber.join(next)
+        }
+        expect(trajectory).toEqual([8, 4, 4, 2, 1, 1])
+        expect(log.times().slice(4)).toEqual([1250, 2250, 3250])
+        // Additive increase: +1/s per success, back to the configured rate, where the key counts as recovered.
+        const recovery: Array<number> = []
+        for (let i = 0; i < 7; i++) {
+          yield* limiter.onSuccess("k")
+          recovery.push(rateOf(limiter, "k"))
+          if (i === 3) expect(limiter.state("k")).toMatchObject({ throttles: 5, successes: 4 })
+        }
+        expect(recovery).toEqual([2, 3, 4, 5, 6, 7, 8])
+        expect(limiter.state("k")).toMatchObject({ perSecond: 8, throttles: 0, successes: 0 })
+        // Successes at full rate change nothing; once its last token is back the key is forgotten.
+        yield* limiter.onSuccess("k")
+        expect(rateOf(limiter, "k")).toBe(8)
+        yield* TestClock.adjust(1000)
+        expect(limiter.size()).toBe(0)
+      }))
+
+    it.effect("Retry-After pauses the key, then starts follow the decreased rate", () =>
+      Effect.gen(function*() {
+        const limiter = yield* KeyedRateLimiter.make<string>({ perSecond: 4, adaptive: {} })
+        const log = makeLog()
+        yield* log.start(limiter, "k")
+        yield* limiter.onThrottled("k", { retryAfterMs: 5000 })
+        expect(limiter.state("k")).toMatchObject({ perSecond: 2, pausedUntil: 5000, nextAllowedAt: 5000 })
+        const run = yield* Effect.fork(Effect.all(Array.from({ length: 3 }, () => log.start(limiter, "k"))))
+        yield* TestClock.adjust(4999)
+        expect(log.times()).toEqual([0])
+        yield* TestClock.adjust(1001)
+        yield* Fiber.join(run)
+        expect(log.times()).toEqual([0, 5000, 5500, 6000])
+        // A shorter Retry-After never shortens a pause; the default increase is a tenth of the configured rate.
+        yield* limiter.onThrottled("k", { retryAfterMs: 10_000 })
+        yield* limiter.onThrottled("k", { retryAfterMs: 1 })
+        expect(limiter.state("k")).toMatchObject({ perSecond: 1, pausedUntil: 16_000 })
+        yield* limiter.onSuccess("k")
+        expect(rateOf(limiter, "k")).toBeCloseTo(1.4, 10)
+      }))
+
+    it.effect("a floor (Crawl-delay) caps the rate, and recovery stops at it", () =>
+      Effect.gen(function*() {
+        const limiter = yield* KeyedRateLimiter.make<string>({ perSecond: 4, adaptive: { increase: 1 } })
+        const log = makeLog()
+        yield* limiter.setFloor("k", 1000)
+        expect(limiter.state("k")).toMatchObject({ perSecond: 1, configuredPerSecond: 4, floorMs: 1000 })
+        const run = yield* Effect.fork(Effect.all(Array.from({ length: 3 }, () => log.start(limiter, "k"))))
+        yield* TestClock.adjust(2000)
+        yield* Fiber.join(run)
+        expect(log.times()).toEqual([0, 1000, 2000])
+        yield* limiter.onThrottled("k")
+        expect(rateOf(limiter, "k")).toBe(0.5)
+        yield* limiter.onSuccess("k")
+        expect(limiter.state("k")).toMatchObject({ perSecond: 1, throttles: 0 })
+        // The floor is explicit state: it outlives idleness, and removing it restores the rate.
+        yield* TestClock.adjust(60_000)
+        expect(limiter.size()).toBe(1)
+        yield* limiter.setFloor("k", 0)
+        expect(rateOf(limiter, "k")).toBe(4)
+        expect(limiter.size()).toBe(0)
+      }))
+
+    it.effect("a rate raised by a success wakes the sleeping head at once", () =>
+      Effect.gen(function*() {
+        const limiter = yield* KeyedRateLimiter.make<string>({
+          perSecond: 10,
+          adaptive: { decrease: 0.1, min: 1, increase: 9 }
+        })
+        const log = makeLog()
+        yield* log.start(limiter, "k")
+        yield* limiter.onThrottled("k")
+        const next = yield* Effect.fork(log.start(limiter, "k"))
+        // One token owed at 1/s: the head sleeps until 1000.
+        expect(yield* awaitSleeps(1)).toEqual([1000])
+        yield* TestClock.adjust(100)
+        yield* limiter.onSuccess("k")
+        // Back at 10/s the remaining 0.9 token takes 90 ms.
+        yield* TestClock.adjust(90)
+        expect(yield* Fiber.join(next)).toBe(190)
+      }))
+
+    it.effect("unlimited keys slow down from `max` and become unlimited again once recovered", () =>
+      Effect.gen(function*() {
+        const limiter = yield* KeyedRateLimiter.make<string>({
+          perSecond: Infinity,
+          adaptive: { max: 10, increase: 5 }
+        })
+        yield* limiter.onThrottled("k")
+        expect(limiter.state("k")).toMatchObject({ perSecond: 5, configuredPerSecond: Infinity })
+        yield* limiter.onSuccess("k")
+        expect(rateOf(limiter, "k")).toBe(Infinity)
+        expect(limiter.size()).toBe(0)
+        // Without max there is no rate to decrease from: only the pause applies.
+        const noMax = yield* KeyedRateLimiter.make<string>({ perSecond: Infinity, adaptive: {} })
+        yield* noMax.onThrottled("k", { retryAfterMs: 1000 })
+        expect(noMax.state("k")).toMatchObject({ perSecond: Infinity, pausedUntil: 1000 })
+      }))
+
+    it.effect("a slowed key left alone for forgetAfter starts over at its configured rate", () =>
+      Effect.gen(function*() {
+        const limiter = yield* KeyedRateLimiter.make<string>({ perSecond: 2, adaptive: { forgetAfter: "1 minute" } })
+        yield* limiter.onThrottled("k")
+        expect(rateOf(limiter, "k")).toBe(1)
+        yield* TestClock.adjust(59_999)
+        expect(limiter.size()).toBe(1)
+        yield* TestClock.adjust(1)
+        expect(limiter.size()).toBe(0)
+        expect(rateOf(limiter, "k")).toBe(2)
+      }))
+
+    it.effect("without adaptive, onThrottled only pauses and onSuccess does nothing", () =>
+      Effect.gen(function*() {
+        const limiter = yield* KeyedRateLimiter.make<string>({ perSecond: 2 })
+        yield* limiter.onThrottled("k", { retryAfterMs: 3000 })
+        expect(limiter.state("k")).toMatchObject({ perSecond: 2, pausedUntil: 3000, throttles: 1 })
+        yield* limiter.onSuccess("k")
+        yield* limiter.onThrottled("quiet")
+        expect(limiter.size()).toBe(1)
+        limiter.unsafeOnThrottled("k", 4000)
+        expect(limiter.state("k").pausedUntil).toBe(4000)
+      }))
+
+    it.effect("never starts faster than the rates in force while it moves", () =>
+      Effect.gen(function*() {
+        const limiter = yield* KeyedRateLimiter.make<string>({
+          perSecond: 10,
+          adaptive: { decrease: 0.5, increase: 1, min: 0.5 }
+        })
+        // One timeline of starts and rate changes. With burst 1, tokens owed are carried over
+        // when the rate changes, so two consecutive starts are never closer than the smallest
+        // interval in force at any moment between them.
+        const timeline: Array<{ readonly start: boolean; readonly at: number; readonly interval: number }> = []
+        const record = (start: boolean) =>
+          Effect.map(Clock.currentTimeMillis, (at) => {
+            timeline.push({ start, at, interval: 1000 / limiter.state("k").perSecond })
+          })
+        const fibers: Array<Fiber.RuntimeFiber<void>> = []
+        for (let step = 0; step < 200; step++) {
+          fibers.push(yield* Effect.fork(Effect.zipRight(limiter.take("k"), record(true))))
+          const dice = yield* Random.nextIntBetween(0, 10)
+          if (dice === 0) yield* Effect.zipRight(limiter.onThrottled("k"), record(false))
+          else if (dice < 5) yield* Effect.zipRight(limiter.onSuccess("k"), record(false))
+          yield* TestClock.adjust(yield* Random.nextIntBetween(1, 150))
+        }
+        yield* TestClock.adjust(10_000_000)
+        yield* Effect.forEach(fibers, Fiber.join)
+        expect(timeline.filter((e) => e.start).length).toBe(200)
+        expect(new Set(timeline.map((e) => e.interval)).size).toBeGreaterThan(3)
+        let previous = -1
+        let smallest = Infinity
+        timeline.forEach((event, i) => {
+          smallest = Math.min(smallest, event.interval)
+          if (!event.start) return
+          const before = timeline[previous]
+          if (before !== undefined) expect(event.at - before.at).toBeGreaterThanOrEqual(smallest - 1e-6)
+          previous = i
+          smallest = event.interval
+        })
+      }))
+
+    it.effect("misuse dies with a KeyedRateLimiterError", () =>
+      Effect.gen(function*() {
+        const decrease = defectOf(yield* Effect.exit(KeyedRateLimiter.make({ perSecond: 1, adaptive: { decrease: 1.5 } })))
+        expect((decrease as KeyedRateLimiter.KeyedRateLimiterError).reason).toBe("InvalidAdaptive")
+        expect((decrease as Error).message).toContain("between 0 and 1")
+        const limiter = yield* KeyedRateLimiter.make<string>({ perSecond: 1, adaptive: {} })
+        const floor = defectOf(yield* Effect.exit(limiter.setFloor("k", -1)))
+        expect((floor as KeyedRateLimiter.KeyedRateLimiterError).reason).toBe("InvalidFloor")
+        const retry = defectOf(yield* Effect.exit(limiter.onThrottled("k", { retryAfterMs: Number.NaN })))
+        expect((retry as KeyedRateLimiter.KeyedRateLimiterError).reason).toBe("InvalidPause")
+        expect(limiter.size()).toBe(0)
+      }))
+  })
 })

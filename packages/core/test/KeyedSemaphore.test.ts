@@ -304,4 +304,214 @@ describe("KeyedSemaphore", () => {
       for (const max of gauge.max.values()) expect(max).toBe(2)
       expect(sem.size()).toBe(0)
     }))
+
+  describe("total: a shared cap across keys, served round-robin", () => {
+    /** Counts fibers inside per key and in all. */
+    const makeTotalGauge = () => {
+      const perKey = makeGauge()
+      let current = 0
+      let max = 0
+      const inside = (key: string, yields: number) =>
+        Effect.acquireUseRelease(
+          Effect.sync(() => {
+            current++
+            max = Math.max(max, current)
+          }),
+          () => perKey.inside(key, yields),
+          () => Effect.sync(() => current--)
+        )
+      return { inside, perKey: perKey.max, maxTotal: () => max }
+    }
+
+    it.effect("caps permits in all while each key keeps its own limit", () =>
+      Effect.gen(function*() {
+        const sem = yield* KeyedSemaphore.make<string>({ permits: 3, total: 5 })
+        const gauge = makeTotalGauge()
+        const jobs = Array.from({ length: 300 }, (_, i) => {
+          const key = `k${i % 4}`
+          return gauge.inside(key, 1 + (i % 5)).pipe(sem.withPermit(key))
+        })
+        yield* Effect.all(jobs, { concurrency: "unbounded", discard: true })
+        expect(gauge.maxTotal()).toBe(5)
+        for (const max of gauge.perKey.values()) expect(max).toBeLessThanOrEqual(3)
+        expect(sem.size()).toBe(0)
+        expect(sem.totalState()).toEqual({ inUse: 0, permits: 5, keysWaiting: 0 })
+      }))
+
+    it.effect("a hot key with 10,000 waiters does not starve a key with one", () =>
+      Effect.gen(function*() {
+        const sem = yield* KeyedSemaphore.make<string>({ permits: Infinity, total: 2 })
+        const order: Array<string> = []
+        yield* sem.take("hot", 2)
+        const hot = yield* Effect.fork(
+          Effect.all(Array.from({ length: 10_000 }, () => Effect.sync(() => order.push("hot")).pipe(sem.withPermit("hot"))), {
+            concurrency: "unbounded",
+            discard: true
+          })
+        )
+        yield* awaitWaiting(sem, "hot", 10_000)
+        const cold = yield* Effect.fork(Effect.sync(() => order.push("cold")).pipe(sem.withPermit("cold")))
+        yield* awaitWaiting(sem, "cold", 1)
+        expect(sem.totalState()).toEqual({ inUse: 2, permits: 2, keysWaiting: 2 })
+        // A newcomer on a third key queues behind both instead of taking freed capacity first.
+        expect(sem.unsafeTake("newcomer")).toBe(false)
+        yield* sem.release("hot", 2)
+        yield* Fiber.join(cold)
+        yield* Fiber.join(hot)
+        // Hot had its turn first (it was first in the ring), then cold: one hot grant ahead of it, not 10,000.
+        expect(order.indexOf("cold")).toBe(1)
+        expect(order.length).toBe(10_001)
+        expect(sem.size()).toBe(0)
+        expect(sem.totalState().inUse).toBe(0)
+      }), 30_000)
+
+    it.effect("keys take turns: one grant per key per round, FIFO within a key", () =>
+      Effect.gen(function*() {
+        const sem = yield* KeyedSemaphore.make<string>({ permits: 10, total: 1 })
+        const order: Array<string> = []
+        yield* sem.take("holder")
+        const fibers: Array<Fiber.RuntimeFiber<number>> = []
+        for (const key of ["a", "b", "c"]) {
+          for (let i = 0; i < 3; i++) {
+            fibers.push(yield* Effect.fork(Effect.sync(() => order.push(`${key}${i}`)).pipe(sem.withPermit(key))))
+            yield* awaitWaiting(sem, key, i + 1)
+          }
+        }
+        yield* sem.release("holder")
+        yield* Fiber.joinAll(fibers)
+        expect(order).toEqual(["a0", "b0", "c0", "a1", "b1", "c1", "a2", "b2", "c2"])
+        expect(sem.size()).toBe(0)
+      }))
+
+    it.effect("a key at its own limit does not take a turn: freed capacity goes to a key that can use it", () =>
+      Effect.gen(function*() {
+        const sem = yield* KeyedSemaphore.make<string>({ permits: 1, total: 2 })
+        const order: Array<string> = []
+        yield* sem.take("a")
+        yield* sem.take("x")
+        const a = yield* Effect.fork(Effect.sync(() => order.push("a")).pipe(sem.withPermit("a")))
+        yield* awaitWaiting(sem, "a", 1)
+        const b = yield* Effect.fork(Effect.sync(() => order.push("b")).pipe(sem.withPermit("b")))
+        yield* awaitWaiting(sem, "b", 1)
+        // a is blocked by its own limit, b only by the total.
+        expect(sem.totalState().keysWaiting).toBe(1)
+        yield* sem.release("x")
+        yield* Fiber.join(b)
+        expect(order).toEqual(["b"])
+        expect(sem.state("a")).toEqual({ inUse: 1, waiting: 1, permits: 1 })
+        yield* sem.release("a")
+        yield* Fiber.join(a)
+        expect(order).toEqual(["b", "a"])
+        expect(sem.size()).toBe(0)
+      }))
+
+    it.effect("a big request at the front of the ring is not passed by smaller ones", () =>
+      Effect.gen(function*() {
+        const sem = yield* KeyedSemaphore.make<string>({ permits: 3, total: 3 })
+        const order: Array<string> = []
+        yield* sem.take("x", 2)
+        const big = yield* Effect.fork(Effect.sync(() => order.push("big")).pipe(sem.withPermits("big", 3)))
+        yield* awaitWaiting(sem, "big", 1)
+        const small = yield* Effect.fork(Effect.sync(() => order.push("small")).pipe(sem.withPermits("small", 1)))
+        yield* awaitWaiting(sem, "small", 1)
+        // One permit is free, but the big request is first in the ring.
+        expect(sem.totalState()).toEqual({ inUse: 2, permits: 3, keysWaiting: 2 })
+        yield* sem.release("x", 2)
+        yield* Fiber.joinAll([big, small])
+        expect(order).toEqual(["big", "small"])
+        const tooBig = defectOf(yield* Effect.exit(Effect.void.pipe(sem.withPermits("k", 4))))
+        expect((tooBig as KeyedSemaphore.KeyedSemaphoreError).reason).toBe("PermitsExceedLimit")
+      }))
+
+    it.effect("an interrupted waiter leaves the ring and its turn passes on", () =>
+      Effect.gen(function*() {
+        const sem = yield* KeyedSemaphore.make<string>({ permits: 2, total: 1 })
+        yield* sem.take("holder")
+        const a = yield* Effect.fork(sem.take("a"))
+        yield* awaitWaiting(sem, "a", 1)
+        const b = yield* Effect.fork(Effect.succeed("b").pipe(sem.withPermit("b")))
+        yield* awaitWaiting(sem, "b", 1)
+        expect(sem.totalState().keysWaiting).toBe(2)
+        yield* Fiber.interrupt(a)
+        expect(sem.totalState().keysWaiting).toBe(1)
+        expect(sem.state("a")).toEqual({ inUse: 0, waiting: 0, permits: 2 })
+        yield* sem.release("holder")
+        expect(yield* Fiber.join(b)).toBe("b")
+        expect(sem.size()).toBe(0)
+        expect(sem.totalState()).toEqual({ inUse: 0, permits: 1, keysWaiting: 0 })
+      }))
+
+    it.effect("the unsafe API takes part in the cap and the round-robin", () =>
+      Effect.gen(function*() {
+        const sem = yield* KeyedSemaphore.make<string>({ permits: 4, total: 2 })
+        const order: Array<string> = []
+        expect(sem.unsafeTake("a")).toBe(true)
+        expect(sem.unsafeTake("a")).toBe(true)
+        expect(sem.unsafeTake("b")).toBe(false)
+        sem.unsafeAwait("a", () => order.push("a1"))
+        sem.unsafeAwait("a", () => order.push("a2"))
+        const withdraw = sem.unsafeAwait("c", () => order.push("c"))
+        sem.unsafeAwait("b", () => order.push("b"))
+        expect(sem.totalState().keysWaiting).toBe(3)
+        withdraw()
+        expect(sem.totalState().keysWaiting).toBe(2)
+        sem.unsafeRelease("a")
+        expect(order).toEqual(["a1"])
+        sem.unsafeRelease("a")
+        expect(order).toEqual(["a1", "b"])
+        sem.unsafeRelease("a")
+        expect(order).toEqual(["a1", "b", "a2"])
+        sem.unsafeRelease("a")
+        sem.unsafeRelease("b")
+        expect(sem.size()).toBe(0)
+        expect(sem.totalState().inUse).toBe(0)
+      }))
+
+    it.effect("idle keys are still dropped", () =>
+      Effect.gen(function*() {
+        const sem = yield* KeyedSemaphore.make<string>({ permits: 2, total: 8 })
+        let peakTracked = 0
+        for (let i = 0; i < 20_000; i++) {
+          yield* Effect.void.pipe(sem.withPermit(`host-${i}`))
+          peakTracked = Math.max(peakTracked, internal.trackedUnsafe(sem))
+        }
+        expect(sem.size()).toBe(0)
+        expect(peakTracked).toBeLessThanOrEqual(1025)
+      }))
+
+    it.effect("stays consistent under random interruption", () =>
+      Effect.gen(function*() {
+        const sem = yield* KeyedSemaphore.make<string>({ permits: (key) => (key === "k0" ? 3 : 2), total: 4 })
+        const gauge = makeTotalGauge()
+        const fibers: Array<Fiber.RuntimeFiber<void>> = []
+        for (let i = 0; i < 600; i++) {
+          const key = `k${i % 6}`
+          const body = gauge.inside(key, 1 + (i % 7))
+          const job = i % 3 === 0
+            ? Effect.acquireUseRelease(sem.take(key), () => body, () => sem.release(key))
+            : body.pipe(sem.withPermit(key))
+          fibers.push(yield* Effect.fork(job))
+          if ((yield* Random.nextIntBetween(0, 4)) === 0) {
+            const victim = fibers[yield* Random.nextIntBetween(0, fibers.length)]
+            if (victim !== undefined) yield* Fiber.interruptFork(victim)
+          }
+          if (i % 10 === 0) yield* Effect.yieldNow()
+        }
+        const exits = yield* Effect.forEach(fibers, Fiber.await)
+        expect(exits.every((exit) => Exit.isSuccess(exit) || Exit.isInterrupted(exit))).toBe(true)
+        expect(exits.filter(Exit.isSuccess).length).toBeGreaterThan(150)
+        expect(gauge.maxTotal()).toBe(4)
+        expect(gauge.perKey.get("k0")).toBeLessThanOrEqual(3)
+        expect(gauge.perKey.get("k1")).toBeLessThanOrEqual(2)
+        expect(sem.size()).toBe(0)
+        expect(sem.totalState()).toEqual({ inUse: 0, permits: 4, keysWaiting: 0 })
+      }))
+
+    it.effect("an invalid total dies with a KeyedSemaphoreError", () =>
+      Effect.gen(function*() {
+        const zero = defectOf(yield* Effect.exit(KeyedSemaphore.make({ permits: 2, total: 0 })))
+        expect((zero as KeyedSemaphore.KeyedSemaphoreError).reason).toBe("InvalidPermits")
+        expect((zero as Error).message).toContain("total")
+      }))
+  })
 })

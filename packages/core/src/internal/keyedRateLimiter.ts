@@ -7,7 +7,7 @@ import type * as KeyedRateLimiter from "../KeyedRateLimiter.js"
 
 /** @internal */
 export class KeyedRateLimiterError extends Data.TaggedError("KeyedRateLimiterError")<{
-  readonly reason: "InvalidRate" | "InvalidBurst" | "InvalidPause"
+  readonly reason: "InvalidRate" | "InvalidBurst" | "InvalidPause" | "InvalidFloor" | "InvalidAdaptive"
   readonly key: unknown
   readonly detail: string
 }> {
@@ -35,6 +35,43 @@ const invalidBurst = (key: unknown, burst: number): KeyedRateLimiterError =>
     key,
     detail: `the burst is ${burst}; pass a positive integer (1 = no burst).`
   })
+
+const invalidPause = (key: unknown, what: string): KeyedRateLimiterError =>
+  new KeyedRateLimiterError({ reason: "InvalidPause", key, detail: what })
+
+/** The adaptive settings, resolved; `undefined` on a limiter without `adaptive`. */
+interface Adaptive {
+  readonly decrease: number
+  readonly increase: number | undefined
+  readonly min: number
+  readonly max: number
+  readonly forgetAfterMs: number
+}
+
+const resolveAdaptive = (
+  options: KeyedRateLimiter.AdaptiveOptions | undefined
+): Adaptive | KeyedRateLimiterError | undefined => {
+  if (options === undefined) return undefined
+  const decrease = options.decrease ?? 0.5
+  const min = options.min ?? 1 / 60
+  const max = options.max ?? Infinity
+  const forgetAfterMs = options.forgetAfter === undefined
+    ? 600_000
+    : Duration.toMillis(Duration.decode(options.forgetAfter))
+  const bad = (detail: string) => new KeyedRateLimiterError({ reason: "InvalidAdaptive", key: undefined, detail })
+  if (!(decrease > 0 && decrease < 1)) {
+    return bad(`adaptive.decrease is ${decrease}; pass a factor between 0 and 1 (0.5 halves the rate).`)
+  }
+  if (options.increase !== undefined && !(options.increase > 0 && Number.isFinite(options.increase))) {
+    return bad(`adaptive.increase is ${options.increase}; pass the starts per second to add back per success (> 0).`)
+  }
+  if (!(min > 0 && Number.isFinite(min))) return bad(`adaptive.min is ${min}; pass a rate above 0 (1/60 = one a minute).`)
+  if (!(max > 0)) return bad(`adaptive.max is ${max}; pass a rate above 0, or leave it out.`)
+  if (!(forgetAfterMs >= 0)) return bad(`adaptive.forgetAfter is ${forgetAfterMs} ms; pass a duration >= 0.`)
+  return { decrease, increase: options.increase, min, max, forgetAfterMs }
+}
+
+const MIN_SLEEP_MS = 0.001
 
 /**
  * Below this many keys the limiter never sweeps; above it, it sweeps when the
@@ -68,6 +105,9 @@ class Waiter {
  * GCRA state of one key. `tat` is the theoretical arrival time: a start at
  * `now` moves it to `max(tat, now) + interval`, and a start is allowed once
  * `now >= tat - tolerance` (a full bucket of `burst` tokens is `tat <= now`).
+ *
+ * The rate GCRA uses (`perSecond`) is the lowest of the key's configured rate
+ * (`target`), its adapted rate after throttling (`adapted`), and its floor.
  */
 class Entry<K> {
   tat = -Infinity
@@ -76,7 +116,18 @@ class Entry<K> {
   burst = 1
   interval = 0
   tolerance = 0
+  /** The configured rate: the limiter's rate for the key, or a `setRate` override. */
+  target: number
   override = false
+  /** The rate after throttle signals; `Infinity` while the key is not slowed. */
+  adapted = Infinity
+  /** Minimum spacing between starts (robots Crawl-delay); 0 for none. */
+  floorMs = 0
+  lastDecreaseAt = -Infinity
+  /** Whether the key started a request since its last decrease: a signal before that is the same event. */
+  startedSinceDecrease = true
+  throttles = 0
+  successes = 0
   waiting = 0
   head: Waiter | undefined = undefined
   tail: Waiter | undefined = undefined
@@ -86,6 +137,7 @@ class Entry<K> {
   recheck = false
 
   constructor(readonly key: K, perSecond: number, burst: number) {
+    this.target = perSecond
     this.setRate(perSecond, burst)
   }
 
@@ -96,6 +148,12 @@ class Entry<K> {
     this.tolerance = (burst - 1) * this.interval
   }
 
+  /** The rate the key runs at when not slowed: its target, capped by its floor. */
+  ceiling(): number {
+    const byFloor = this.floorMs > 0 ? 1000 / this.floorMs : Infinity
+    return byFloor < this.target ? byFloor : this.target
+  }
+
   allowedAt(): number {
     const byRate = this.tat - this.tolerance
     return byRate > this.pausedUntil ? byRate : this.pausedUntil
@@ -103,10 +161,15 @@ class Entry<K> {
 
   start(now: number): void {
     this.tat = (this.tat > now ? this.tat : now) + this.interval
+    this.startedSinceDecrease = true
   }
 
-  isIdle(now: number): boolean {
-    return this.head === undefined && !this.override && this.tat <= now && this.pausedUntil <= now
+  isIdle(now: number, forgetAfterMs: number): boolean {
+    return this.head === undefined && !this.override && this.floorMs === 0 && this.tat <= now &&
+      this.pausedUntil <= now &&
+      // A slowed key is kept until it has recovered, or has been left alone long enough to start over.
+      (this.adapted === Infinity ||
+        (this.tat + forgetAfterMs <= now && this.lastDecreaseAt + forgetAfterMs <= now))
   }
 
   enqueue(waiter: Waiter): void {
@@ -153,12 +216,16 @@ class Limiter<K> implements KeyedRateLimiter.KeyedRateLimiter<K> {
   private sweepAt = SWEEP_MIN
   private readonly unlimited: boolean
 
+  private readonly forgetAfterMs: number
+
   constructor(
     private readonly clock: Clock.Clock,
     private readonly rate: number | ((key: K) => number),
-    private readonly burst: number
+    private readonly burst: number,
+    private readonly adaptive: Adaptive | undefined
   ) {
     this.unlimited = rate === Infinity
+    this.forgetAfterMs = adaptive === undefined ? 0 : adaptive.forgetAfterMs
   }
 
   private rateOf(key: K): number {
@@ -173,7 +240,7 @@ class Limiter<K> implements KeyedRateLimiter.KeyedRateLimiter<K> {
 
   private sweep(now: number): void {
     for (const [key, entry] of this.entries) {
-      if (entry.isIdle(now)) this.entries.delete(key)
+      if (entry.isIdle(now, this.forgetAfterMs)) this.entries.delete(key)
     }
     this.sweepAt = Math.max(SWEEP_MIN, this.entries.size * 2)
   }
@@ -250,7 +317,10 @@ class Limiter<K> implements KeyedRateLimiter.KeyedRateLimiter<K> {
         // This check sees every change made so far.
         entry.recheck = false
         if (now < at) {
-          const sleep = this.clock.sleep(Duration.millis(at - now))
+          // Fractional times (1000 / 7 ms intervals) can leave a remainder that
+          // rounds to a zero Duration on the clock: never sleep less than 1 µs,
+          // or the head would spin without time moving.
+          const sleep = this.clock.sleep(Duration.millis(at - now > MIN_SLEEP_MS ? at - now : MIN_SLEEP_MS))
           return Effect.flatMap(restore(Effect.raceFirst(sleep, kicked)), () => turn)
         }
         this.startQueued(entry, now)
@@ -305,7 +375,7 @@ class Limiter<K> implements KeyedRateLimiter.KeyedRateLimiter<K> {
       waiter.resume = undefined
       if (wasHead && entry.head !== undefined) wake(entry.head)
     }
-    if (entry.head === undefined && entry.isIdle(this.clock.unsafeCurrentTimeMillis())) {
+    if (entry.head === undefined && entry.isIdle(this.clock.unsafeCurrentTimeMillis(), this.forgetAfterMs)) {
       this.entries.delete(entry.key)
     }
   }
@@ -371,6 +441,30 @@ class Limiter<K> implements KeyedRateLimiter.KeyedRateLimiter<K> {
       return Effect.void
     })
 
+  /**
+   * Moves the key to the rate its target, adapted rate and floor now give.
+   * Tokens already consumed stay consumed, converted to the new rate, and the
+   * head of the queue looks again (a faster rate applies at once).
+   */
+  private applyRate(entry: Entry<K>, now: number, burst: number): void {
+    const ceiling = entry.ceiling()
+    const perSecond = entry.adapted < ceiling ? entry.adapted : ceiling
+    if (perSecond === entry.perSecond && burst === entry.burst) return
+    const oldInterval = entry.interval
+    entry.setRate(perSecond, burst)
+    // Carry the debt over in tokens rather than milliseconds: what was
+    // consumed under the old rate is still owed under the new one.
+    if (entry.tat > now) {
+      entry.tat = oldInterval > 0 ? now + (entry.tat - now) * (entry.interval / oldInterval) : now
+    }
+    if (entry.head !== undefined) wakeHead(entry)
+  }
+
+  /** Drops the entry if it holds nothing a fresh one would not. */
+  private dropIfIdle(entry: Entry<K>, now: number): void {
+    if (entry.isIdle(now, this.forgetAfterMs)) this.entries.delete(entry.key)
+  }
+
   readonly setRate = (key: K, perSecond: number, burst: number = this.burst): Effect.Effect<void> =>
     Effect.suspend(() => {
       if (!isRate(perSecond)) return Effect.die(invalidRate(key, perSecond))
@@ -378,29 +472,137 @@ class Limiter<K> implements KeyedRateLimiter.KeyedRateLimiter<K> {
       const now = this.clock.unsafeCurrentTimeMillis()
       const entry = this.entryOf(key, now)
       if (entry instanceof KeyedRateLimiterError) return Effect.die(entry)
-      const oldInterval = entry.interval
-      entry.setRate(perSecond, burst)
-      // Carry the debt over in tokens rather than milliseconds: what was
-      // consumed under the old rate is still owed under the new one.
-      if (entry.tat > now) {
-        entry.tat = oldInterval > 0 ? now + (entry.tat - now) * (entry.interval / oldInterval) : now
-      }
+      entry.target = perSecond
       entry.override = perSecond !== this.rateOf(key) || burst !== this.burst
-      if (entry.head !== undefined) wakeHead(entry)
-      else if (entry.isIdle(now)) this.entries.delete(key)
+      // A slowed key stays below its new ceiling; reaching it counts as recovered.
+      if (entry.adapted >= entry.ceiling()) this.recovered(entry)
+      this.applyRate(entry, now, burst)
+      this.dropIfIdle(entry, now)
       return Effect.void
     })
+
+  readonly setFloor = (key: K, floorMs: number): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      if (!(floorMs >= 0 && Number.isFinite(floorMs))) {
+        return Effect.die(
+          new KeyedRateLimiterError({
+            reason: "InvalidFloor",
+            key,
+            detail: `the floor is ${floorMs} ms; pass the minimum spacing between starts in ms ` +
+              `(Crawl-delay × 1000), or 0 to remove it.`
+          })
+        )
+      }
+      const now = this.clock.unsafeCurrentTimeMillis()
+      const existing = this.entries.get(key)
+      if (existing === undefined && floorMs === 0) return Effect.void
+      const entry = existing ?? this.entryOf(key, now)
+      if (entry instanceof KeyedRateLimiterError) return Effect.die(entry)
+      entry.floorMs = floorMs
+      if (entry.adapted >= entry.ceiling()) this.recovered(entry)
+      this.applyRate(entry, now, entry.burst)
+      this.dropIfIdle(entry, now)
+      return Effect.void
+    })
+
+  private recovered(entry: Entry<K>): void {
+    entry.adapted = Infinity
+    entry.throttles = 0
+    entry.successes = 0
+    entry.lastDecreaseAt = -Infinity
+    entry.startedSinceDecrease = true
+  }
+
+  readonly unsafeOnThrottled = (key: K, retryAfterMs?: number): void => {
+    if (retryAfterMs !== undefined && !(retryAfterMs >= 0)) {
+      throw invalidPause(key, `onThrottled was given retryAfterMs ${retryAfterMs}; pass milliseconds >= 0.`)
+    }
+    const now = this.clock.unsafeCurrentTimeMillis()
+    const entry = this.entryOf(key, now)
+    if (entry instanceof KeyedRateLimiterError) throw entry
+    entry.throttles++
+    if (retryAfterMs !== undefined && now + retryAfterMs > entry.pausedUntil) entry.pausedUntil = now + retryAfterMs
+    const adaptive = this.adaptive
+    if (adaptive !== undefined) {
+      // Responses to requests started before a decrease arrive after it: at
+      // most one decrease per interval, and only once the key has started at
+      // the decreased rate.
+      const fresh = entry.adapted === Infinity ||
+        (entry.startedSinceDecrease && now >= entry.lastDecreaseAt + entry.interval)
+      const from = entry.perSecond === Infinity ? adaptive.max : entry.perSecond
+      if (fresh && from !== Infinity) {
+        const lowest = adaptive.min < from ? adaptive.min : from
+        const next = from * adaptive.decrease
+        entry.adapted = next > lowest ? next : lowest
+        entry.lastDecreaseAt = now
+        entry.startedSinceDecrease = false
+        this.applyRate(entry, now, entry.burst)
+      }
+    }
+    // A paused key holds state; one with nothing to remember (non-adaptive, no pause) goes.
+    this.dropIfIdle(entry, now)
+  }
+
+  readonly unsafeOnSuccess = (key: K): void => {
+    const entry = this.entries.get(key)
+    const adaptive = this.adaptive
+    if (entry === undefined || entry.adapted === Infinity || adaptive === undefined) return
+    entry.successes++
+    const ceiling = entry.ceiling() === Infinity ? adaptive.max : entry.ceiling()
+    entry.adapted += adaptive.increase ?? ceiling / 10
+    const now = this.clock.unsafeCurrentTimeMillis()
+    if (entry.adapted >= ceiling) this.recovered(entry)
+    this.applyRate(entry, now, entry.burst)
+  }
+
+  readonly onThrottled = (
+    key: K,
+    options?: { readonly retryAfterMs?: number | undefined }
+  ): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      const retryAfterMs = options?.retryAfterMs
+      if (retryAfterMs !== undefined && !(retryAfterMs >= 0)) {
+        return Effect.die(invalidPause(key, `onThrottled was given retryAfterMs ${retryAfterMs}; pass milliseconds >= 0.`))
+      }
+      const existing = this.entries.get(key)
+      if (existing === undefined) {
+        const perSecond = this.rateOf(key)
+        if (!isRate(perSecond)) return Effect.die(invalidRate(key, perSecond))
+      }
+      this.unsafeOnThrottled(key, retryAfterMs)
+      return Effect.void
+    })
+
+  readonly onSuccess = (key: K): Effect.Effect<void> => Effect.sync(() => this.unsafeOnSuccess(key))
 
   readonly state = (key: K): KeyedRateLimiter.State => {
     const now = this.clock.unsafeCurrentTimeMillis()
     const entry = this.entries.get(key)
-    if (entry === undefined) return { perSecond: this.rateOf(key), burst: this.burst, nextAllowedAt: now, waiting: 0 }
+    if (entry === undefined) {
+      const perSecond = this.rateOf(key)
+      return {
+        perSecond,
+        configuredPerSecond: perSecond,
+        burst: this.burst,
+        floorMs: 0,
+        nextAllowedAt: now,
+        pausedUntil: undefined,
+        waiting: 0,
+        throttles: 0,
+        successes: 0
+      }
+    }
     const at = entry.allowedAt()
     return {
       perSecond: entry.perSecond,
+      configuredPerSecond: entry.target,
       burst: entry.burst,
+      floorMs: entry.floorMs,
       nextAllowedAt: at > now ? at : now,
-      waiting: entry.waiting
+      pausedUntil: entry.pausedUntil > now ? entry.pausedUntil : undefined,
+      waiting: entry.waiting,
+      throttles: entry.throttles,
+      successes: entry.successes
     }
   }
 
@@ -423,7 +625,9 @@ export const make = <K>(
     if (typeof options.perSecond === "number" && !isRate(options.perSecond)) {
       return Effect.die(invalidRate(undefined, options.perSecond))
     }
-    return Effect.succeed(new Limiter<K>(clock, options.perSecond, burst))
+    const adaptive = resolveAdaptive(options.adaptive)
+    if (adaptive instanceof KeyedRateLimiterError) return Effect.die(adaptive)
+    return Effect.succeed(new Limiter<K>(clock, options.perSecond, burst, adaptive))
   })
 
 /**

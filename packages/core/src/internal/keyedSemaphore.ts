@@ -64,6 +64,14 @@ class Entry<K> {
   waiting = 0
   head: Waiter<K> | undefined = undefined
   tail: Waiter<K> | undefined = undefined
+  /**
+   * Links in the ring of keys waiting for the shared total (only with a
+   * `total`): an entry is in the ring exactly when its head waiter fits the
+   * key's own limit and waits for total capacity alone.
+   */
+  inRing = false
+  ringPrev: Entry<K> | undefined = undefined
+  ringNext: Entry<K> | undefined = undefined
   constructor(readonly key: K, readonly permits: number) {}
 }
 
@@ -115,6 +123,7 @@ class Unlimited<K> implements KeyedSemaphore.KeyedSemaphore<K> {
   readonly release = (_key: K, _n?: number): Effect.Effect<void> => Effect.void
   readonly permitsFor = (_key: K): number => Infinity
   readonly state = (_key: K): KeyedSemaphore.State => ({ inUse: 0, waiting: 0, permits: Infinity })
+  readonly totalState = (): KeyedSemaphore.TotalState => ({ inUse: 0, permits: Infinity, keysWaiting: 0 })
   readonly size = (): number => 0
   readonly unsafeTake = (_key: K): boolean => true
   readonly unsafeAwait = (_key: K, onGranted: () => void): () => void => {
@@ -135,17 +144,42 @@ const noop = (): void => {}
  */
 const SWEEP_MIN = 1024
 
+/**
+ * Per-key limits, and optionally a shared total across keys.
+ *
+ * Without a total, a release hands the key's permits to its own queue in
+ * order. With one, a key whose head waiter fits the key's limit but not the
+ * total joins a ring of keys; freed total capacity goes round the ring, one
+ * grant per key per turn, so a key with ten thousand waiters and a key with
+ * one alternate instead of the first draining its queue. The ring is served
+ * strictly in order: if the next key's head needs more than is free, later
+ * keys wait too (no small request starves a big one).
+ */
 class Limited<K> implements KeyedSemaphore.KeyedSemaphore<K> {
   private readonly entries = new Map<K, Entry<K>>()
   /** Entries in `entries` that are idle: `size()` is the others. */
   private idle = 0
+  /** Permits held across all keys. */
+  private totalTaken = 0
+  private readonly capped: boolean
+  private ringHead: Entry<K> | undefined = undefined
+  private ringTail: Entry<K> | undefined = undefined
+  private ringSize = 0
 
-  constructor(private readonly limit: number | ((key: K) => number)) {}
+  constructor(
+    private readonly limit: number | ((key: K) => number),
+    private readonly total: number
+  ) {
+    this.capped = total !== Infinity
+  }
+
+  private limitOf(key: K): number {
+    return typeof this.limit === "number" ? this.limit : this.limit(key)
+  }
 
   readonly permitsFor = (key: K): number => {
     const entry = this.entries.get(key)
-    if (entry !== undefined) return entry.permits
-    return typeof this.limit === "number" ? this.limit : this.limit(key)
+    return entry === undefined ? this.limitOf(key) : entry.permits
   }
 
   readonly state = (key: K): KeyedSemaphore.State => {
@@ -154,6 +188,12 @@ class Limited<K> implements KeyedSemaphore.KeyedSemaphore<K> {
       ? { inUse: 0, waiting: 0, permits: this.permitsFor(key) }
       : { inUse: entry.taken, waiting: entry.waiting, permits: entry.permits }
   }
+
+  readonly totalState = (): KeyedSemaphore.TotalState => ({
+    inUse: this.totalTaken,
+    permits: this.total,
+    keysWaiting: this.ringSize
+  })
 
   readonly size = (): number => this.entries.size - this.idle
 
@@ -169,29 +209,51 @@ class Limited<K> implements KeyedSemaphore.KeyedSemaphore<K> {
 
   /**
    * Takes `n` permits synchronously if that is allowed right now without
-   * passing a queued fiber. Returns the entry holding them, `UNLIMITED` for a
-   * key without a limit, `Blocked` (only on the slow path, so the allocation
-   * is fine), or the defect to die with.
+   * passing a queued fiber (of this key, or of any key waiting for the
+   * total). Returns the entry holding them, `UNLIMITED` for a key without a
+   * limit, `Blocked` (only on the slow path, so the allocation is fine), or
+   * the defect to die with.
    */
   private tryTake(key: K, n: number): Entry<K> | typeof UNLIMITED | Blocked<K> | KeyedSemaphoreError {
     const entry = this.entries.get(key)
     if (entry === undefined) {
-      const permits = typeof this.limit === "number" ? this.limit : this.limit(key)
-      if (permits === Infinity) return UNLIMITED
+      const permits = this.limitOf(key)
+      if (permits === Infinity && !this.capped) return UNLIMITED
       if (!isLimit(permits)) return invalidLimit(key, permits)
-      if (n > permits) return exceedsLimit(key, n, permits)
+      if (n > permits || n > this.total) return exceedsLimit(key, n, permits < this.total ? permits : this.total)
       const created = new Entry(key, permits)
-      created.taken = n
       this.entries.set(key, created)
+      if (this.capped && (this.ringHead !== undefined || this.totalTaken + n > this.total)) {
+        // Idle until a waiter queues on it (see `queueOn`).
+        this.idle++
+        return new Blocked(created)
+      }
+      created.taken = n
+      this.totalTaken += n
       return created
     }
-    if (entry.head === undefined && entry.taken + n <= entry.permits) {
+    if (
+      entry.head === undefined && entry.taken + n <= entry.permits &&
+      (!this.capped || (this.ringHead === undefined && this.totalTaken + n <= this.total))
+    ) {
       // Nothing taken and nobody queued: the entry was idle.
       if (entry.taken === 0) this.idle--
       entry.taken += n
+      this.totalTaken += n
       return entry
     }
-    return n > entry.permits ? exceedsLimit(key, n, entry.permits) : new Blocked(entry)
+    if (n > entry.permits || n > this.total) {
+      return exceedsLimit(key, n, entry.permits < this.total ? entry.permits : this.total)
+    }
+    return new Blocked(entry)
+  }
+
+  /** Queues `waiter` on `entry`, in the same synchronous step as the `tryTake` that returned `Blocked`. */
+  private queueOn(entry: Entry<K>, waiter: Waiter<K>): void {
+    if (entry.taken === 0 && entry.head === undefined) this.idle--
+    enqueue(entry, waiter)
+    // A new head that fits the key's limit was blocked by the total: it waits in the ring.
+    if (this.capped && entry.head === waiter) this.reconsider(entry)
   }
 
   /**
@@ -207,7 +269,7 @@ class Limited<K> implements KeyedSemaphore.KeyedSemaphore<K> {
     return Effect.async<void>((resume) => {
       const taken = this.tryTake(key, waiter.n)
       if (taken instanceof Blocked) {
-        enqueue(taken.entry, waiter)
+        this.queueOn(taken.entry, waiter)
         waiter.resume = resume
         return
       }
@@ -235,22 +297,79 @@ class Limited<K> implements KeyedSemaphore.KeyedSemaphore<K> {
     }
   }
 
-  /** Returns permits and hands them to queued fibers in order. The entry was live before the call. */
+  private grant(entry: Entry<K>, waiter: Waiter<K>): void {
+    entry.taken += waiter.n
+    this.totalTaken += waiter.n
+    unlink(entry, waiter)
+    waiter.granted = true
+    const resume = waiter.resume
+    waiter.resume = undefined
+    if (resume !== undefined) resume(Effect.void)
+  }
+
+  /**
+   * Returns permits and hands them on: to the key's own queue in order, or,
+   * with a total, round the ring of waiting keys. The entry was live before
+   * the call.
+   */
   private releaseUnsafe(entry: Entry<K>, n: number): void {
     entry.taken -= n
-    let waiter = entry.head
-    while (waiter !== undefined && entry.taken + waiter.n <= entry.permits) {
-      entry.taken += waiter.n
-      unlink(entry, waiter)
-      waiter.granted = true
-      const resume = waiter.resume
-      waiter.resume = undefined
-      if (resume !== undefined) resume(Effect.void)
-      waiter = entry.head
+    this.totalTaken -= n
+    if (this.capped) {
+      this.reconsider(entry)
+      this.serveRing()
+    } else {
+      let waiter = entry.head
+      while (waiter !== undefined && entry.taken + waiter.n <= entry.permits) {
+        this.grant(entry, waiter)
+        waiter = entry.head
+      }
     }
     if (entry.taken === 0 && entry.head === undefined) {
       this.idle++
       if (this.idle > SWEEP_MIN && this.idle > this.entries.size - this.idle) this.sweep()
+    }
+  }
+
+  /** Puts `entry` in the ring, or takes it out, after its head or its permits changed. */
+  private reconsider(entry: Entry<K>): void {
+    const head = entry.head
+    const eligible = head !== undefined && entry.taken + head.n <= entry.permits
+    if (eligible === entry.inRing) return
+    if (eligible) {
+      entry.inRing = true
+      entry.ringPrev = this.ringTail
+      if (this.ringTail === undefined) this.ringHead = entry
+      else this.ringTail.ringNext = entry
+      this.ringTail = entry
+      this.ringSize++
+    } else {
+      this.ringRemove(entry)
+    }
+  }
+
+  private ringRemove(entry: Entry<K>): void {
+    if (entry.ringPrev === undefined) this.ringHead = entry.ringNext
+    else entry.ringPrev.ringNext = entry.ringNext
+    if (entry.ringNext === undefined) this.ringTail = entry.ringPrev
+    else entry.ringNext.ringPrev = entry.ringPrev
+    entry.ringPrev = undefined
+    entry.ringNext = undefined
+    entry.inRing = false
+    this.ringSize--
+  }
+
+  /** Grants free total capacity round the ring: one waiter per key, then the key goes to the back. */
+  private serveRing(): void {
+    let entry = this.ringHead
+    while (entry !== undefined) {
+      const waiter = entry.head
+      // Ring members always have a head that fits their key (see `reconsider`).
+      if (waiter === undefined || this.totalTaken + waiter.n > this.total) return
+      this.ringRemove(entry)
+      this.grant(entry, waiter)
+      this.reconsider(entry)
+      entry = this.ringHead
     }
   }
 
@@ -342,7 +461,7 @@ class Limited<K> implements KeyedSemaphore.KeyedSemaphore<K> {
     }
     if (!(taken instanceof Blocked)) throw taken
     const waiter = new Waiter<K>(1)
-    enqueue(taken.entry, waiter)
+    this.queueOn(taken.entry, waiter)
     waiter.resume = () => {
       // The permit now belongs to the caller; `granted` only matters to fibers.
       waiter.granted = false
@@ -363,10 +482,7 @@ class Limited<K> implements KeyedSemaphore.KeyedSemaphore<K> {
     return Effect.suspend(() => {
       if (n === 0) return Effect.void
       const entry = this.entries.get(key)
-      if (entry === undefined) {
-        const permits = typeof this.limit === "number" ? this.limit : this.limit(key)
-        if (permits === Infinity) return Effect.void
-      }
+      if (entry === undefined && this.limitOf(key) === Infinity && !this.capped) return Effect.void
       const held = entry === undefined ? 0 : entry.taken
       if (entry === undefined || held < n) {
         return Effect.die(
@@ -397,9 +513,19 @@ export const trackedUnsafe = <K>(semaphore: KeyedSemaphore.KeyedSemaphore<K>): n
 export const make = <K>(options: KeyedSemaphore.Options<K>): Effect.Effect<KeyedSemaphore.KeyedSemaphore<K>> =>
   Effect.suspend(() => {
     const permits = options.permits
+    const total = options.total ?? Infinity
+    if (!isLimit(total)) {
+      return Effect.die(
+        new KeyedSemaphoreError({
+          reason: "InvalidPermits",
+          key: undefined,
+          detail: `the total is ${total}; it must be a positive integer, or Infinity (the default) for no shared cap.`
+        })
+      )
+    }
     if (typeof permits === "number") {
       if (!isLimit(permits)) return Effect.die(invalidLimit(undefined, permits))
-      if (permits === Infinity) return Effect.succeed(new Unlimited<K>())
+      if (permits === Infinity && total === Infinity) return Effect.succeed(new Unlimited<K>())
     }
-    return Effect.succeed(new Limited<K>(permits))
+    return Effect.succeed(new Limited<K>(permits, total))
   })
