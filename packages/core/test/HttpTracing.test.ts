@@ -4,55 +4,14 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Http } from "@fiberkit/core"
-import { Faults, TestServer } from "@fiberkit/testkit"
+import { Faults, TestServer, TestTracer } from "@fiberkit/testkit"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
-import * as Tracer from "effect/Tracer"
 
-interface Recorded {
-  readonly name: string
-  readonly kind: Tracer.SpanKind
-  readonly parent: Option.Option<Tracer.AnySpan>
-  readonly attributes: Map<string, unknown>
-  exit: Exit.Exit<unknown, unknown> | undefined
-}
-
-/** A tracer that keeps every span it makes. */
 const recorder = () => {
-  const spans: Array<Recorded> = []
-  let ids = 0
-  const tracer = Tracer.make({
-    span: (name, parent, context, links, startTime, kind) => {
-      const record: Recorded = { name, kind, parent, attributes: new Map(), exit: undefined }
-      spans.push(record)
-      const id = String(++ids)
-      const span: Tracer.Span = {
-        _tag: "Span",
-        name,
-        spanId: id,
-        traceId: "trace",
-        parent,
-        context,
-        status: { _tag: "Started", startTime },
-        attributes: record.attributes,
-        links,
-        sampled: true,
-        kind,
-        end: (_endTime, exit) => {
-          record.exit = exit
-        },
-        attribute: (key, value) => {
-          record.attributes.set(key, value)
-        },
-        event: () => {},
-        addLinks: () => {}
-      }
-      return span
-    },
-    context: (f) => f()
-  })
-  return { spans, tracer }
+  const recorded = TestTracer.make()
+  return { spans: recorded.spans, tracer: recorded.tracer }
 }
 
 describe("Http tracing", () => {

@@ -11,9 +11,8 @@ import { Db } from "@fiberkit/core"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
-import type * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import * as Tracer from "effect/Tracer"
+import { TestTracer } from "@fiberkit/testkit"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -98,51 +97,15 @@ export const forEachDialect = (name: string, body: (h: Harness) => void): void =
 export const open = (input: Db.Input): Effect.Effect<Db.Service, never, Scope.Scope> =>
   Effect.orDieWith(Db.make(input), (e) => new Error(e.message))
 
-/** A span as recorded by {@link recorder}. */
-export interface Recorded {
-  readonly name: string
-  readonly parent: Option.Option<Tracer.AnySpan>
-  readonly attributes: Map<string, unknown>
-}
-
 /**
- * A tracer that keeps every span it makes (the default tracer exports
- * nothing, so nothing could be observed without one). Counting `sql.execute`
- * spans counts the statements executed: `@effect/sql` makes one per
- * statement.
+ * A recording tracer (`@fiberkit/testkit` `TestTracer`) with a shortcut:
+ * counting `sql.execute` spans counts the statements executed, since
+ * `@effect/sql` makes one per statement.
  */
 export const recorder = () => {
-  const spans: Array<Recorded> = []
-  let ids = 0
-  const tracer = Tracer.make({
-    span: (name, parent, context, links, startTime, kind) => {
-      const record: Recorded = { name, parent, attributes: new Map() }
-      spans.push(record)
-      const span: Tracer.Span = {
-        _tag: "Span",
-        name,
-        spanId: String(++ids),
-        traceId: "trace",
-        parent,
-        context,
-        status: { _tag: "Started", startTime },
-        attributes: record.attributes,
-        links,
-        sampled: true,
-        kind,
-        end: () => {},
-        attribute: (key, value) => {
-          record.attributes.set(key, value)
-        },
-        event: () => {},
-        addLinks: () => {}
-      }
-      return span
-    },
-    context: (f) => f()
-  })
-  const statements = () => spans.filter((s) => s.name === "sql.execute").map((s) => String(s.attributes.get("db.query.text")))
-  return { spans, tracer, statements }
+  const recorded = TestTracer.make()
+  const statements = () => recorded.named("sql.execute").map((s) => String(s.attributes.get("db.query.text")))
+  return { spans: recorded.spans, tracer: recorded.tracer, statements }
 }
 
 /** Fails the test with the error's message when `exit` is not a failure. */

@@ -16,3 +16,6 @@ export * as Faults from "./Faults.js"
 
 /** A deterministic website generated from a seed, with the ground truth a crawl is checked against. */
 export * as SyntheticSite from "./SyntheticSite.js"
+
+/** A tracer that records every span, for tests that assert on tracing. @since 0.1.0 */
+export * as TestTracer from "./TestTracer.js"
