@@ -92,6 +92,13 @@ export interface Limits {
   readonly perHostPerSecond: number
   /** Starts a host may receive back to back before the rate applies. Default `1`. */
   readonly perHostBurst: number
+  /**
+   * Adapt each host's rate to its answers (the `KeyedRateLimiter` adaptive
+   * mode): a 429 or 503 pauses the whole host until its `Retry-After` and
+   * halves its rate; successes win the rate back gradually. Default `false`
+   * (each request still honours its own `Retry-After`).
+   */
+  readonly adaptive: boolean
 }
 
 /**
@@ -204,7 +211,13 @@ export const defaults: Settings = {
   userAgent: "fiberkit/0.1",
   timeouts: { connectMs: 10_000, headersMs: 30_000, bodyMs: 30_000, attemptMs: 60_000, totalMs: 120_000 },
   retry: Retry.defaults,
-  limits: { maxInFlight: 256, perHostMaxInFlight: 16, perHostPerSecond: Number.POSITIVE_INFINITY, perHostBurst: 1 },
+  limits: {
+    maxInFlight: 256,
+    perHostMaxInFlight: 16,
+    perHostPerSecond: Number.POSITIVE_INFINITY,
+    perHostBurst: 1,
+    adaptive: false
+  },
   pool: {
     connectionsPerOrigin: undefined,
     pipelining: 1,
@@ -255,6 +268,7 @@ export const resolve: (input: Input, base?: Settings) => Either.Either<Settings,
  * | `HTTP_PER_HOST_MAX_IN_FLIGHT` | per-host in-flight limit |
  * | `HTTP_PER_HOST_RATE` | per-host starts per second |
  * | `HTTP_PER_HOST_BURST` | per-host burst |
+ * | `HTTP_ADAPTIVE` | `true` to adapt each host's rate to 429/503 answers |
  * | `HTTP_TIMEOUT_CONNECT`, `HTTP_TIMEOUT_HEADERS`, `HTTP_TIMEOUT_BODY`, `HTTP_TIMEOUT_ATTEMPT`, `HTTP_TIMEOUT_TOTAL` | durations, e.g. `5 seconds` |
  * | `HTTP_RETRY_MAX_ATTEMPTS` | attempts including the first |
  * | `HTTP_RETRY_BASE_DELAY`, `HTTP_RETRY_MAX_DELAY`, `HTTP_RETRY_MAX_RETRY_AFTER` | durations |
@@ -272,6 +286,7 @@ export const config: Config.Config<Input> = Config.all({
   perHostMaxInFlight: Config.option(Config.number("PER_HOST_MAX_IN_FLIGHT")),
   perHostPerSecond: Config.option(Config.number("PER_HOST_RATE")),
   perHostBurst: Config.option(Config.number("PER_HOST_BURST")),
+  adaptive: Config.option(Config.boolean("ADAPTIVE")),
   connect: Config.option(Config.duration("TIMEOUT_CONNECT")),
   headers: Config.option(Config.duration("TIMEOUT_HEADERS")),
   body: Config.option(Config.duration("TIMEOUT_BODY")),
@@ -294,7 +309,8 @@ export const config: Config.Config<Input> = Config.all({
       ...Option.match(c.maxInFlight, { onNone: () => ({}), onSome: (maxInFlight) => ({ maxInFlight }) }),
       ...Option.match(c.perHostMaxInFlight, { onNone: () => ({}), onSome: (perHostMaxInFlight) => ({ perHostMaxInFlight }) }),
       ...Option.match(c.perHostPerSecond, { onNone: () => ({}), onSome: (perHostPerSecond) => ({ perHostPerSecond }) }),
-      ...Option.match(c.perHostBurst, { onNone: () => ({}), onSome: (perHostBurst) => ({ perHostBurst }) })
+      ...Option.match(c.perHostBurst, { onNone: () => ({}), onSome: (perHostBurst) => ({ perHostBurst }) }),
+      ...Option.match(c.adaptive, { onNone: () => ({}), onSome: (adaptive) => ({ adaptive }) })
     },
     timeouts: {
       connect: Option.getOrUndefined(c.connect),

@@ -420,3 +420,36 @@ describe("Http decode inside the retried unit", () => {
       expect((yield* server.requests).length).toBe(2)
     }))
 })
+
+describe("Http adaptive per-host rate", () => {
+  it.scoped("a 429 with Retry-After pauses the whole host, not only the request that got it (TestClock)", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make({
+        routes: [
+          Faults.get("/busy", Faults.tooManyRequests({ seconds: 5 })),
+          Faults.get("/other", Faults.ok("other"))
+        ]
+      })
+      const http = yield* Http.make({ retry: false, limits: { adaptive: true } })
+      const error = yield* Effect.flip(http.get(server.urlFor("/busy")))
+      expect(error._tag === "StatusError" && error.status).toBe(429)
+      // Another path on the same host waits out the host's Retry-After.
+      const fiber = yield* Effect.fork(http.get(server.urlFor("/other")))
+      const wakeups = yield* untilSleeping(1)
+      expect(Math.min(...wakeups)).toBe(5000)
+      yield* TestClock.adjust(4999)
+      expect((yield* server.requestsTo("/other")).length).toBe(0)
+      yield* TestClock.adjust(1)
+      expect((yield* Fiber.join(fiber)).text).toBe("other")
+    }))
+
+  it.scoped("without adaptive, other requests to the host are not held back", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make({
+        routes: [Faults.get("/busy", Faults.tooManyRequests({ seconds: 5 })), Faults.get("/other", Faults.ok("other"))]
+      })
+      const http = yield* Http.make({ retry: false })
+      yield* Effect.flip(http.get(server.urlFor("/busy")))
+      expect((yield* http.get(server.urlFor("/other"))).text).toBe("other")
+    }))
+})

@@ -443,10 +443,15 @@ export const make = (input: Http.Input = {}): Effect.Effect<Http.Service, Http.S
       Number.isFinite(limits.perHostMaxInFlight)
         ? yield* KeyedSemaphore.make<string>({ permits: limits.perHostMaxInFlight })
         : undefined,
-      Number.isFinite(limits.perHostPerSecond)
-        ? yield* KeyedRateLimiter.make<string>({ perSecond: limits.perHostPerSecond, burst: limits.perHostBurst })
+      Number.isFinite(limits.perHostPerSecond) || limits.adaptive
+        ? yield* KeyedRateLimiter.make<string>({
+          perSecond: limits.perHostPerSecond,
+          burst: limits.perHostBurst,
+          ...(limits.adaptive ? { adaptive: {} } : {})
+        })
         : undefined,
-      new metrics.Registry(settings.metrics.perHost, settings.metrics.maxHosts)
+      new metrics.Registry(settings.metrics.perHost, settings.metrics.maxHosts),
+      yield* Effect.clock
     )
 
     const basePlan: engine.Plan = {

@@ -71,7 +71,9 @@ export class Engine {
     readonly global: KeyedSemaphore.KeyedSemaphore<string> | undefined,
     readonly perHost: KeyedSemaphore.KeyedSemaphore<string> | undefined,
     readonly rate: KeyedRateLimiter.KeyedRateLimiter<string> | undefined,
-    readonly registry: metrics.Registry
+    readonly registry: metrics.Registry,
+    /** The Clock the service was made under (Retry-After dates are relative to it). */
+    readonly clock: Clock.Clock
   ) {}
 }
 
@@ -360,6 +362,15 @@ export class Call<A> implements transport.Listener, Final {
     }
     const status = response.status
     this.host.status(metrics.statusClass(status)).update(1)
+    const rate = this.engine.rate
+    if (rate !== undefined && this.engine.settings.limits.adaptive) {
+      if (status === 429 || status === 503) {
+        const asked = Retry.parseRetryAfter(response.headers["retry-after"], this.engine.clock.unsafeCurrentTimeMillis())
+        rate.unsafeOnThrottled(this.key, asked)
+      } else if (status < 400) {
+        rate.unsafeOnSuccess(this.key)
+      }
+    }
     if (live === undefined) this.host.bytes.update(response.body.length)
     if (this.following && REDIRECTS.has(status)) {
       const outcome = this.redirect(response)
