@@ -649,7 +649,8 @@ const platformExecute = (
       }
       return Effect.succeed(ClientResponse.fromWeb(
         request,
-        new Response(NULL_BODY.has(response.status) ? null : response.body, {
+        // A web Response takes only ArrayBuffer-backed views: copy (this adapter is not the hot path).
+        new Response(NULL_BODY.has(response.status) ? null : new Uint8Array(response.body), {
           status: response.status,
           headers: toWebHeaders(response.headers)
         })
