@@ -50,6 +50,7 @@ import type * as Stream from "effect/Stream"
 import * as Concurrent from "./Concurrent.js"
 import type * as HttpError from "./HttpError.js"
 import * as internal from "./internal/http.js"
+import type * as KeyedRateLimiter from "./KeyedRateLimiter.js"
 import * as Retry from "./Retry.js"
 
 // ---------------------------------------------------------------------------
@@ -182,6 +183,14 @@ export interface Input {
   readonly maxRedirects?: number | undefined
   readonly decompress?: boolean | undefined
   readonly hostKey?: ((url: URL) => string) | undefined
+  /**
+   * Use this per-host rate limiter instead of making one from
+   * `limits.perHostPerSecond`/`perHostBurst`: for a program that shapes the
+   * rates itself (a crawler setting robots Crawl-delay floors) while every
+   * request, retry and redirect hop of `Http` still goes through it. Keys
+   * are `hostKey(url)`. `limits.adaptive` still feeds it 429/503 answers.
+   */
+  readonly rateLimiter?: KeyedRateLimiter.KeyedRateLimiter<string> | undefined
   readonly metrics?: { readonly perHost?: boolean | undefined; readonly maxHosts?: number | undefined } | undefined
 }
 

@@ -5,7 +5,7 @@
  * with server-side timestamps.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Http } from "@fiberkit/core"
+import { Http, KeyedRateLimiter } from "@fiberkit/core"
 import { Faults, TestServer } from "@fiberkit/testkit"
 import * as ChildProcess from "node:child_process"
 import * as Net from "node:net"
@@ -451,5 +451,25 @@ describe("Http adaptive per-host rate", () => {
       const http = yield* Http.make({ retry: false })
       yield* Effect.flip(http.get(server.urlFor("/busy")))
       expect((yield* http.get(server.urlFor("/other"))).text).toBe("other")
+    }))
+})
+
+describe("Http with an injected rate limiter", () => {
+  it.scoped("every request, retries included, goes through the caller's limiter (a Crawl-delay floor here)", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make({ routes: [Faults.get("/r", Faults.sequence(503, Faults.ok("r")))] })
+      const limiter = yield* KeyedRateLimiter.make<string>({ perSecond: Number.POSITIVE_INFINITY, burst: 1 })
+      yield* limiter.setFloor(server.host, 2000)
+      const http = yield* Http.make({ rateLimiter: limiter, retry: { baseDelay: 1, maxDelay: 1, jitter: 0 } })
+      const fiber = yield* Effect.fork(http.get(server.urlFor("/r")))
+      yield* server.awaitRequests(1)
+      // The 503 is retried after 1 ms of backoff, but the floor holds the retry to 2 s after the first start.
+      yield* untilSleeping(1)
+      yield* TestClock.adjust(1)
+      const wakeups = yield* untilSleeping(1)
+      expect(Math.max(...wakeups)).toBe(2000)
+      expect((yield* server.requests).length).toBe(1)
+      yield* TestClock.adjust(1999)
+      expect((yield* Fiber.join(fiber)).attempts).toBe(2)
     }))
 })

@@ -443,7 +443,9 @@ export const make = (input: Http.Input = {}): Effect.Effect<Http.Service, Http.S
       Number.isFinite(limits.perHostMaxInFlight)
         ? yield* KeyedSemaphore.make<string>({ permits: limits.perHostMaxInFlight })
         : undefined,
-      Number.isFinite(limits.perHostPerSecond) || limits.adaptive
+      input.rateLimiter !== undefined
+        ? input.rateLimiter
+        : Number.isFinite(limits.perHostPerSecond) || limits.adaptive
         ? yield* KeyedRateLimiter.make<string>({
           perSecond: limits.perHostPerSecond,
           burst: limits.perHostBurst,
