@@ -77,6 +77,11 @@ export interface Options {
   readonly isTTY?: boolean | undefined
   /** Time between redraws (TTY, default `100`) or between plain lines (default `10_000`). */
   readonly intervalMs?: number | undefined
+  /**
+   * Extra text appended to each rendered line, computed at render time only
+   * (e.g. queue depths, in-flight counts, errors by kind).
+   */
+  readonly detail?: (() => string) | undefined
 }
 
 /**

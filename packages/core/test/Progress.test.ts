@@ -86,6 +86,24 @@ describe("Progress", () => {
       )
     }))
 
+  it.effect("appends the detail text, computed at each render", () =>
+    Effect.gen(function*() {
+      const out = buffer(false)
+      let queued = 5
+      yield* Effect.scoped(Effect.gen(function*() {
+        const progress = yield* Progress.make({
+          label: "pages",
+          output: out,
+          intervalMs: 1000,
+          detail: () => `queued ${queued}`
+        })
+        yield* progress.advance(10)
+        yield* TestClock.adjust("1 second")
+        queued = 0
+      }))
+      expect(out.text()).toBe("pages  10  10/s  queued 5\npages  10  10/s  in 1.0s  queued 0\n")
+    }))
+
   it.effect("redraws in place on a TTY, only when the line changed, and leaves the last line", () =>
     Effect.gen(function*() {
       const out = buffer(true)

@@ -60,7 +60,8 @@ export class Display implements Progress {
     public total: number | undefined,
     readonly output: Output,
     readonly tty: boolean,
-    readonly startedAt: number
+    readonly startedAt: number,
+    readonly detail: (() => string) | undefined = undefined
   ) {
     this.samples = [startedAt, 0]
   }
@@ -150,6 +151,8 @@ export class Display implements Progress {
       )
     }
     if (this.errors > 0) parts.push(this.errors === 1 ? "1 error" : `${this.errors} errors`)
+    const detail = this.detail?.()
+    if (detail !== undefined && detail !== "") parts.push(detail)
     return parts.join("  ")
   }
 
@@ -195,7 +198,7 @@ export const make = (options: Options): Effect.Effect<Display, never, Scope.Scop
     }
     const display = yield* Effect.acquireRelease(
       Effect.map(Clock.currentTimeMillis, (now) => {
-        const display = new Display(options.label, options.total, output, tty, now)
+        const display = new Display(options.label, options.total, output, tty, now, options.detail)
         display.register()
         if (tty) display.tick(now)
         return display
