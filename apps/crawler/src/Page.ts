@@ -96,6 +96,7 @@ export type PageRecord = typeof PageRecord.Type
  * - `http_status`: the server answered >= 400 (the record has the status);
  * - `not_html`: fetched, not parsed (another content type);
  * - `out_of_scope_redirect`: a redirect to a URL outside the crawl's scope (recorded, not fetched);
+ * - `handler`: the page was fetched but the user's page handler failed;
  * - the others are fetch failures after retries.
  *
  * @since 0.1.0
@@ -109,12 +110,14 @@ export type ErrorKind =
   | "too_large"
   | "redirect_loop"
   | "too_many_redirects"
+  | "invalid_redirect"
   | "out_of_scope_redirect"
   | "robots_disallowed"
   | "robots_unavailable"
   | "not_html"
   | "decode"
   | "invalid_url"
+  | "handler"
 
 /**
  * How a leased entry ends.

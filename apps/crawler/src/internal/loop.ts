@@ -1,0 +1,192 @@
+/**
+ * The crawl loop: one claimer fills a bounded prefetch queue from the
+ * frontier, N workers turn leases into completions, one writer commits
+ * completions in group commits. It knows nothing about HTTP or HTML: `visit`
+ * does the work for one lease.
+ *
+ * Memory is bounded by the two queues (prefetch: 2 × workers, completions:
+ * 4 × workers); the frontier itself stays in SQL.
+ *
+ * @internal
+ */
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Queue from "effect/Queue"
+import type * as Frontier from "../Frontier.js"
+import type * as Page from "../Page.js"
+
+/** @internal */
+export interface LoopOptions {
+  readonly workers: number
+  readonly leaseMs: number
+  /** Stop once this many pages (Done + Failed) are committed. */
+  readonly maxPages: number | undefined
+  /** How long in-flight pages may take to finish after a stop request. */
+  readonly graceMs: number
+  /** Completions per transaction, at most. */
+  readonly batch: number
+}
+
+/** What the loop reports as it goes (for progress and output). @internal */
+export interface LoopHooks<E, R> {
+  /** After each commit, with the completions that committed (lost leases left out). */
+  readonly committed: (completions: ReadonlyArray<Page.Completion>) => Effect.Effect<void, E, R>
+}
+
+/** @internal */
+export interface LoopResult {
+  /** `true` when a stop request ended the crawl before the frontier was finished. */
+  readonly stopped: boolean
+  /** `true` when `maxPages` ended it. */
+  readonly limitReached: boolean
+  /** Leases whose completion was refused because the lease had been lost. */
+  readonly lostLeases: number
+}
+
+/** Live counters, read by the progress display. @internal */
+export class Counters {
+  /** Claimed and not yet committed. */
+  outstanding = 0
+  /** Leases in workers' hands right now. */
+  inFlight = 0
+  /** Done + Failed committed. */
+  pages = 0
+}
+
+/** @internal */
+export const run = <E, R, E2, R2>(
+  frontier: Frontier.Service,
+  visit: (lease: Page.Lease) => Effect.Effect<Page.Completion, E, R>,
+  hooks: LoopHooks<E2, R2>,
+  options: LoopOptions,
+  stop: Deferred.Deferred<void>,
+  counters: Counters
+): Effect.Effect<LoopResult, E | E2 | Frontier.FrontierFailure, R | R2> =>
+  Effect.gen(function*() {
+    const prefetch = yield* Queue.bounded<Page.Lease>(options.workers * 2)
+    const completions = yield* Queue.bounded<Page.Completion>(options.workers * 4)
+    /** Woken after each commit: new links may have become claimable. */
+    const wake = yield* Queue.sliding<void>(1)
+    /** Every lease claimed and not committed, to give them back on a stop. */
+    const held = new Map<string, Page.Lease>()
+    let lostLeases = 0
+    let limitReached = false
+
+    // -- claimer ----------------------------------------------------------
+    const claimer: Effect.Effect<"finished" | "stopped" | "limit", Frontier.FrontierFailure> = Effect.gen(function*() {
+      while (true) {
+        if (yield* Deferred.isDone(stop)) return "stopped" as const
+        if (options.maxPages !== undefined && counters.pages >= options.maxPages) return "limit" as const
+        let room = options.workers * 2 - (yield* Queue.size(prefetch))
+        if (options.maxPages !== undefined) {
+          room = Math.min(room, options.maxPages - counters.pages - counters.outstanding)
+        }
+        if (room > 0) {
+          const leases = yield* frontier.claim(Math.min(room, options.batch), options.leaseMs)
+          if (leases.length > 0) {
+            counters.outstanding += leases.length
+            for (const lease of leases) held.set(lease.token, lease)
+            yield* Queue.offerAll(prefetch, leases)
+            continue
+          }
+          if (counters.outstanding === 0) {
+            const state = yield* frontier.finished()
+            if (state.finished) return "finished" as const
+            // Pending entries exist but are not eligible yet (postponed): sleep until the first one is.
+            const now = yield* Clock.currentTimeMillis
+            const until = state.nextEligibleAt ?? now + 1000
+            yield* Effect.raceFirst(
+              Effect.sleep(Duration.millis(Math.min(1000, Math.max(10, until - now)))),
+              Deferred.await(stop)
+            )
+            continue
+          }
+        }
+        // Work is out: wait for a commit (new links) or a stop, checking again at least every second.
+        yield* Effect.raceFirst(
+          Effect.raceFirst(Queue.take(wake), Deferred.await(stop)),
+          Effect.sleep(Duration.seconds(1))
+        )
+      }
+    })
+
+    // -- workers ----------------------------------------------------------
+    const worker = Effect.forever(
+      Effect.flatMap(Queue.take(prefetch), (lease) => {
+        counters.inFlight++
+        return visit(lease).pipe(
+          Effect.ensuring(Effect.sync(() => {
+            counters.inFlight--
+          })),
+          Effect.flatMap((completion) => Queue.offer(completions, completion))
+        )
+      })
+    )
+
+    // -- writer -----------------------------------------------------------
+    const commit = (batch: ReadonlyArray<Page.Completion>) =>
+      Effect.gen(function*() {
+        const results = (yield* frontier.complete(batch)).committed
+        const committed: Array<Page.Completion> = []
+        for (let i = 0; i < batch.length; i++) {
+          const completion = batch[i]
+          if (completion === undefined) continue
+          held.delete(completion.lease.token)
+          if (results[i] === true) {
+            committed.push(completion)
+            if (completion._tag === "Done" || completion._tag === "Failed") counters.pages++
+          } else {
+            lostLeases++
+          }
+        }
+        counters.outstanding -= batch.length
+        if (committed.length > 0) yield* hooks.committed(committed)
+        yield* Queue.offer(wake, undefined)
+      })
+    const writer = Effect.forever(
+      Effect.flatMap(Queue.takeBetween(completions, 1, options.batch), (chunk) => commit(Array.from(chunk)))
+    )
+
+    const workerFibers = yield* Effect.forkAll(Array.from({ length: options.workers }, () => worker))
+    const writerFiber = yield* Effect.fork(writer)
+    const failures = Effect.raceFirst(Fiber.join(workerFibers), Fiber.join(writerFiber))
+
+    // The claimer ends the crawl; a worker or writer failure ends it too.
+    const outcome = yield* Effect.raceFirst(claimer, Effect.flatMap(failures, () => Effect.never))
+
+    if (outcome === "limit") limitReached = true
+    // Let what was claimed finish: immediately when the frontier is finished or the limit was reached
+    // (nothing is outstanding beyond in-flight work), within the grace period after a stop request.
+    const drained = Effect.gen(function*() {
+      while (counters.outstanding > 0) {
+        yield* Effect.raceFirst(Queue.take(wake), Effect.sleep(Duration.millis(50)))
+      }
+    })
+    if (outcome === "stopped") {
+      // Queued leases were never started: hand them back at once.
+      const queued = yield* Queue.takeAll(prefetch)
+      const tokens = Array.from(queued, (lease) => lease.token)
+      for (const token of tokens) held.delete(token)
+      counters.outstanding -= tokens.length
+      if (tokens.length > 0) yield* frontier.release(tokens)
+      yield* drained.pipe(Effect.timeoutOption(Duration.millis(options.graceMs)))
+    } else {
+      yield* drained
+    }
+    yield* Fiber.interrupt(workerFibers)
+    // Commit whatever the workers handed over, then stop the writer.
+    const rest = yield* Queue.takeAll(completions)
+    if (rest.length > 0) yield* commit(Array.from(rest))
+    yield* Fiber.interrupt(writerFiber)
+    // In-flight pages interrupted after the grace period: their leases go back.
+    if (held.size > 0) {
+      const tokens = Array.from(held.keys())
+      held.clear()
+      counters.outstanding = 0
+      yield* frontier.release(tokens)
+    }
+    return { stopped: outcome === "stopped", limitReached, lostLeases }
+  })
