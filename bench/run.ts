@@ -22,7 +22,12 @@ const benches: ReadonlyArray<{ readonly name: string; readonly file: string; rea
     what: "100k tasks through KeyedSemaphore (1k keys) and WorkQueue: throughput and peak memory vs p-limit / p-queue"
   },
   { name: "db", file: "db/index.ts", what: "Db bulk insert vs raw better-sqlite3 and pg, batched vs one-by-one lookups, streaming memory" },
-  { name: "files", file: "files/index.ts", what: "Files.lines over a ~1 GB file: throughput and peak RSS vs node:readline" }
+  { name: "files", file: "files/index.ts", what: "Files.lines over a ~1 GB file: throughput and peak RSS vs node:readline" },
+  {
+    name: "crawl",
+    file: "crawl/index.ts",
+    what: "crawl of a 10,000-page synthetic site at 0 and 20 ms: pages/s, peak RSS, CPU vs Crawlee and the ceiling; 1M-URL frontier RSS"
+  }
 ]
 
 const filter = process.argv[2]

@@ -227,7 +227,8 @@ export const make = (
           if (!Robots.isAllowed(agent, url.path)) return { _tag: "Disallowed" } as const
         }
         const started = yield* Clock.currentTimeMillis
-        return yield* http.request({ url: url.href, acceptStatus: () => true, followRedirect: mayFollow }).pipe(
+        // Statuses are retried by the policy (503, 429 + Retry-After…); the last answer is recorded, whatever it is.
+        return yield* http.request({ url: url.href, failOnStatus: false, followRedirect: mayFollow }).pipe(
           Effect.map((response): Fetched => {
             observe(url.host, response)
             return { _tag: "Response", response, elapsedMs: clock.unsafeCurrentTimeMillis() - started }

@@ -7,3 +7,21 @@
 
 /** The records that flow through the crawler: entries, leases, discovered links, page records, completions. @since 0.1.0 */
 export * as Page from "./Page.js"
+
+/** The SQL frontier (SQLite or Postgres): leased claims, exactly-once group commits, resume, stats, robots cache. @since 0.1.0 */
+export * as Frontier from "./Frontier.js"
+
+/** The crawl's results in commit order: records stream, JSONL/CSV exports, JSONL regeneration on resume, the status summary. @since 0.1.0 */
+export * as Store from "./Store.js"
+
+/** URL normalization (RFC 3986 + WHATWG, tracking parameters, query order), frontier keys and crawl scope. @since 0.1.0 */
+export * as Url from "./Url.js"
+
+/** robots.txt per RFC 9309 as pure functions: parse, pick the crawler's group, match paths, status semantics, Crawl-delay. @since 0.1.0 */
+export * as Robots from "./Robots.js"
+
+/** Sitemaps and sitemap indexes (XML, text, gzip) parsed from fetched bytes, with the protocol's size and URL caps. @since 0.1.0 */
+export * as Sitemap from "./Sitemap.js"
+
+/** Streaming HTML extraction (title, description, canonical, base, meta robots, links) and HTML sniffing. @since 0.1.0 */
+export * as Extract from "./Extract.js"

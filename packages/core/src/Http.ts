@@ -386,6 +386,14 @@ export interface RequestOptions {
    * when the status is retryable).
    */
   readonly acceptStatus?: ((status: number) => boolean) | undefined
+  /**
+   * `false`: a status outside `acceptStatus` is still retried when the
+   * policy retries it (503, 429 with Retry-After, …), but once the retries
+   * end the last response is returned instead of failing with
+   * `StatusError`. For callers that record every answer (a crawler).
+   * Default `true`.
+   */
+  readonly failOnStatus?: boolean | undefined
   /** Count this request under another per-host key. */
   readonly hostKey?: string | undefined
 }

@@ -207,7 +207,7 @@ const planFor = (settings: Http.Settings, base: engine.Plan, o: Http.RequestOpti
     follow: o.followRedirect,
     accept: o.acceptStatus,
     hostKey: o.hostKey,
-    statusAsResponse: base.statusAsResponse
+    statusAsResponse: o.failOnStatus === false ? true : base.statusAsResponse
   }
 }
 
