@@ -97,7 +97,16 @@ interface Subject {
   readonly script: string
   readonly args: (ctx: RunContext) => ReadonlyArray<string>
   readonly env: (ctx: RunContext) => Readonly<Record<string, string>>
+  /** Node flags the subject runs with (ours: those of `npm run crawl`). */
+  readonly nodeFlags?: ReadonlyArray<string>
 }
+
+/**
+ * The Node flags `npm run crawl` gives the crawler: a heap cap. The crawl's
+ * live heap is bounded (the frontier is in SQL); without a cap V8 on a large
+ * machine collects lazily and lets RSS grow with garbage.
+ */
+const CRAWLER_NODE_FLAGS = ["--max-old-space-size=512"]
 
 const none = (): Readonly<Record<string, string>> => ({})
 
@@ -127,10 +136,11 @@ const subjects: ReadonlyArray<Subject> = [
   },
   {
     name: "ours",
-    label: "@fiberkit/crawler (SQLite, durable)",
+    label: "@fiberkit/crawler (SQLite, fsync/commit)",
     script: "ours.ts",
     args: (ctx) => ["--db-dir", ctx.scratch, "--max-depth", String(Site.maxDepth)],
-    env: none
+    env: none,
+    nodeFlags: CRAWLER_NODE_FLAGS
   }
 ]
 
@@ -233,6 +243,7 @@ const runSubject = (subject: Subject, ctx: RunContext, site: SyntheticSite.Site,
     const probeFile = Path.join(ctx.scratch, "probe.json")
     const node = [
       process.execPath,
+      ...(subject.nodeFlags ?? []),
       "--import",
       "tsx",
       "--import",
@@ -459,7 +470,7 @@ const benchLatency = async (latencyMs: number, tmp: string): Promise<void> => {
 
 const runFrontier = (): void => {
   console.log(`\nFrontier check: ${Number(values["frontier-urls"]).toLocaleString("en-US")} discovered URLs in SQLite`)
-  const node = [process.execPath, "--import", "tsx", Path.join(here, "frontier.ts"), "--urls", values["frontier-urls"]]
+  const node = [process.execPath, ...CRAWLER_NODE_FLAGS, "--import", "tsx", Path.join(here, "frontier.ts"), "--urls", values["frontier-urls"]]
   const [command, ...args] = pinned(clientCpus, node)
   const result = ChildProcess.spawnSync(command ?? process.execPath, args, {
     cwd: root,

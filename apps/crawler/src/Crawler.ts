@@ -139,6 +139,26 @@ const errorKind = (error: HttpError.HttpError): Page.ErrorKind => {
   }
 }
 
+/** Keys kept in the cache of recently stored links (about 100 bytes each). */
+const RECENT_KEYS = 100_000
+
+/** A bounded set: the oldest entry goes when it is full. */
+class RecentKeys {
+  private readonly keys = new Set<string>()
+  constructor(private readonly capacity: number) {}
+  has(key: string): boolean {
+    return this.keys.has(key)
+  }
+  add(key: string): void {
+    if (this.keys.has(key)) return
+    this.keys.add(key)
+    if (this.keys.size > this.capacity) {
+      const oldest = this.keys.values().next()
+      if (oldest.done !== true) this.keys.delete(oldest.value)
+    }
+  }
+}
+
 /** Tries of a URL whose site's robots.txt cannot be fetched, before it fails with `robots_unavailable`. */
 const ROBOTS_ATTEMPTS = 3
 /** The first wait before trying such a URL again (doubling each time). */
@@ -266,6 +286,14 @@ export const crawl = <A = never, E = never, R = never>(
       )))
     }
 
+    // -- links already stored --------------------------------------------------
+    // A bounded cache of keys committed lately: navigation links repeat on
+    // every page, and skipping their (idempotent) insert-if-absent saves most
+    // of the frontier's writes. Bounded, so memory does not grow with the
+    // crawl; filled only after commit, so a key is never skipped before it is
+    // really stored.
+    const recent = new RecentKeys(RECENT_KEYS)
+
     // -- one page ---------------------------------------------------------------
     const handler = run.handler
     const visit = (lease: Page.Lease): Effect.Effect<Page.Completion, never, R> =>
@@ -334,7 +362,7 @@ export const crawl = <A = never, E = never, R = never>(
         const links: Array<Page.Discovered> = []
         const seen = new Set<string>()
         const discover = (target: Url.Normalized, depth: number): void => {
-          if (seen.has(target.href) || target.href === lease.key) return
+          if (seen.has(target.href) || target.href === lease.key || recent.has(target.href)) return
           if (options.maxDepth !== undefined && depth > options.maxDepth) return
           if (inScope(target) !== true) return
           seen.add(target.href)
@@ -416,6 +444,7 @@ export const crawl = <A = never, E = never, R = never>(
             const records: Array<Page.PageRecord> = []
             let failed = 0
             for (const c of completions) {
+              if (c._tag === "Done") for (const link of c.links) recent.add(link.key)
               if (c._tag !== "Done" && c._tag !== "Failed") continue
               records.push(c.record)
               const kind = c.record.error_kind
@@ -438,7 +467,8 @@ export const crawl = <A = never, E = never, R = never>(
         leaseMs: options.leaseMs,
         maxPages: options.maxPages,
         graceMs: options.graceMs,
-        batch: 128
+        batch: 128,
+        lingerMs: 10
       },
       stop,
       counters

@@ -48,9 +48,11 @@ const db = CliOptions.text("db").pipe(
 
 /** The database layer for `--db` (or the environment, or ./data/crawl.db). */
 const dbLayer = (value: Option.Option<string>) => {
+  // Every commit is fsynced (SQLite synchronous=FULL): group commits make that cheap.
+  const base: Db.Input = { app: "crawl", sqliteSynchronous: "full" }
   const input: Db.Input = Option.match(value, {
-    onNone: () => ({ app: "crawl" }),
-    onSome: (target) => /^postgres(ql)?:\/\//i.test(target) ? { app: "crawl", url: target } : { app: "crawl", filename: target }
+    onNone: () => base,
+    onSome: (target) => /^postgres(ql)?:\/\//i.test(target) ? { ...base, url: target } : { ...base, filename: target }
   })
   return Frontier.layer.pipe(Layer.provideMerge(Db.layerConfig(input)))
 }

@@ -128,6 +128,14 @@ export interface Settings {
    * Default `5_000` ms.
    */
   readonly busyTimeoutMs: number
+  /**
+   * SQLite `synchronous` (with WAL): `full` fsyncs the log at every commit,
+   * so a committed transaction survives a power loss; `normal` fsyncs only
+   * at checkpoints: a crash of the process loses nothing committed, a power
+   * loss or OS crash may roll back the last transactions (the database stays
+   * consistent). Default `full`.
+   */
+  readonly sqliteSynchronous: "full" | "normal"
   /** Postgres pool size. Default `10`. */
   readonly maxConnections: number
   /** Postgres: idle time before a pooled connection is closed. Default `30_000` ms. */
@@ -165,6 +173,7 @@ export interface Input {
   readonly filename?: string | undefined
   readonly schema?: string | undefined
   readonly busyTimeout?: Duration.DurationInput | undefined
+  readonly sqliteSynchronous?: "full" | "normal" | undefined
   readonly maxConnections?: number | undefined
   readonly idleTimeout?: Duration.DurationInput | undefined
   readonly connectTimeout?: Duration.DurationInput | undefined

@@ -95,6 +95,10 @@ forEachDialect("Db connection", (h) => {
         expect(yield* pragma("journal_mode")).toBe("wal")
         expect(yield* pragma("busy_timeout")).toBe(1234)
         expect(yield* pragma("foreign_keys")).toBe(1)
+        // FULL (2) by default: every commit fsynced.
+        expect(yield* pragma("synchronous")).toBe(2)
+        const normal = yield* open({ ...input, app: "conn-test", sqliteSynchronous: "normal" })
+        expect(yield* Effect.map(normal.typed(normal.sql.unsafe<Record<string, unknown>>("PRAGMA synchronous")), (r) => Object.values(r[0] ?? {})[0])).toBe(1)
         expect(db.maxParams).toBe(32766)
         expect(db.target).toMatch(/^sqlite:\//)
       } else {

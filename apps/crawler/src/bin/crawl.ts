@@ -1,4 +1,4 @@
-#!/usr/bin/env tsx
+#!/usr/bin/env -S node --max-old-space-size=512 --import tsx
 /**
  * `npm run crawl -- <url...> [options]` / `fiberkit-crawl`: the crawler's
  * command line (see `cli.ts`).

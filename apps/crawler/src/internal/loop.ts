@@ -28,6 +28,8 @@ export interface LoopOptions {
   readonly graceMs: number
   /** Completions per transaction, at most. */
   readonly batch: number
+  /** How long the writer waits for more completions before committing a batch. */
+  readonly lingerMs: number
 }
 
 /** What the loop reports as it goes (for progress and output). @internal */
@@ -56,6 +58,48 @@ export class Counters {
   pages = 0
 }
 
+/**
+ * A wake-up call for one waiting fiber, without the fibers a race of
+ * `Queue.take` and `Effect.sleep` would fork on every wait (the claimer waits
+ * once per commit). A notification with nobody waiting is kept for the next
+ * wait. The timeout is real time: it only bounds how late a re-check comes.
+ */
+class Signal {
+  private pending = false
+  private waiter: (() => void) | undefined = undefined
+
+  notify(): void {
+    const waiter = this.waiter
+    if (waiter === undefined) {
+      this.pending = true
+      return
+    }
+    this.waiter = undefined
+    waiter()
+  }
+
+  wait(timeoutMs: number): Effect.Effect<void> {
+    return Effect.async<void>((resume) => {
+      if (this.pending) {
+        this.pending = false
+        return resume(Effect.void)
+      }
+      const timer = setTimeout(() => {
+        this.waiter = undefined
+        resume(Effect.void)
+      }, timeoutMs)
+      this.waiter = () => {
+        clearTimeout(timer)
+        resume(Effect.void)
+      }
+      return Effect.sync(() => {
+        clearTimeout(timer)
+        this.waiter = undefined
+      })
+    })
+  }
+}
+
 /** @internal */
 export const run = <E, R, E2, R2>(
   frontier: Frontier.Service,
@@ -68,8 +112,9 @@ export const run = <E, R, E2, R2>(
   Effect.gen(function*() {
     const prefetch = yield* Queue.bounded<Page.Lease>(options.workers * 2)
     const completions = yield* Queue.bounded<Page.Completion>(options.workers * 4)
-    /** Woken after each commit: new links may have become claimable. */
-    const wake = yield* Queue.sliding<void>(1)
+    /** Woken after each commit (new links may have become claimable) and on a stop request. */
+    const wake = new Signal()
+    const stopWatcher = yield* Effect.fork(Effect.zipRight(Deferred.await(stop), Effect.sync(() => wake.notify())))
     /** Every lease claimed and not committed, to give them back on a stop. */
     const held = new Map<string, Page.Lease>()
     let lostLeases = 0
@@ -80,11 +125,14 @@ export const run = <E, R, E2, R2>(
       while (true) {
         if (yield* Deferred.isDone(stop)) return "stopped" as const
         if (options.maxPages !== undefined && counters.pages >= options.maxPages) return "limit" as const
-        let room = options.workers * 2 - (yield* Queue.size(prefetch))
+        const queued = yield* Queue.size(prefetch)
+        let room = options.workers * 2 - queued
         if (options.maxPages !== undefined) {
           room = Math.min(room, options.maxPages - counters.pages - counters.outstanding)
         }
-        if (room > 0) {
+        // Claim in batches (a claim costs about the same for 1 row as for 64):
+        // refill once half the buffer is free, or at once when workers may starve.
+        if (room > 0 && (room >= options.workers || queued < options.workers / 2 || counters.outstanding === 0)) {
           const leases = yield* frontier.claim(Math.min(room, options.batch), options.leaseMs)
           if (leases.length > 0) {
             counters.outstanding += leases.length
@@ -106,10 +154,7 @@ export const run = <E, R, E2, R2>(
           }
         }
         // Work is out: wait for a commit (new links) or a stop, checking again at least every second.
-        yield* Effect.raceFirst(
-          Effect.raceFirst(Queue.take(wake), Deferred.await(stop)),
-          Effect.sleep(Duration.seconds(1))
-        )
+        yield* wake.wait(1000)
       }
     })
 
@@ -144,10 +189,18 @@ export const run = <E, R, E2, R2>(
         }
         counters.outstanding -= batch.length
         if (committed.length > 0) yield* hooks.committed(committed)
-        yield* Queue.offer(wake, undefined)
+        wake.notify()
       })
+    // Group commit: after the first completion, linger briefly so that the
+    // pages finishing meanwhile share its transaction (one commit costs about
+    // the same for 1 page as for 50).
     const writer = Effect.forever(
-      Effect.flatMap(Queue.takeBetween(completions, 1, options.batch), (chunk) => commit(Array.from(chunk)))
+      Effect.gen(function*() {
+        const first = yield* Queue.take(completions)
+        if (options.lingerMs > 0) yield* Effect.sleep(Duration.millis(options.lingerMs))
+        const more = yield* Queue.takeUpTo(completions, options.batch - 1)
+        yield* commit([first, ...more])
+      })
     )
 
     const workerFibers = yield* Effect.forkAll(Array.from({ length: options.workers }, () => worker))
@@ -161,9 +214,7 @@ export const run = <E, R, E2, R2>(
     // Let what was claimed finish: immediately when the frontier is finished or the limit was reached
     // (nothing is outstanding beyond in-flight work), within the grace period after a stop request.
     const drained = Effect.gen(function*() {
-      while (counters.outstanding > 0) {
-        yield* Effect.raceFirst(Queue.take(wake), Effect.sleep(Duration.millis(50)))
-      }
+      while (counters.outstanding > 0) yield* wake.wait(50)
     })
     if (outcome === "stopped") {
       // Queued leases were never started: hand them back at once.
@@ -181,6 +232,7 @@ export const run = <E, R, E2, R2>(
     const rest = yield* Queue.takeAll(completions)
     if (rest.length > 0) yield* commit(Array.from(rest))
     yield* Fiber.interrupt(writerFiber)
+    yield* Fiber.interrupt(stopWatcher)
     // In-flight pages interrupted after the grace period: their leases go back.
     if (held.size > 0) {
       const tokens = Array.from(held.keys())

@@ -40,6 +40,12 @@ export interface Core {
 // Settings
 // ---------------------------------------------------------------------------
 
+const synchronous = (value: string | undefined): "full" | "normal" => {
+  if (value === undefined) return defaults.sqliteSynchronous
+  if (value === "full" || value === "normal") return value
+  throw new Invalid("sqliteSynchronous", `must be "full" or "normal", got ${JSON.stringify(value)}`)
+}
+
 /** @internal */
 export const defaults: Db.Settings = {
   app: "app",
@@ -48,6 +54,7 @@ export const defaults: Db.Settings = {
   url: undefined,
   schema: undefined,
   busyTimeoutMs: 5_000,
+  sqliteSynchronous: "full",
   maxConnections: 10,
   idleTimeoutMs: 30_000,
   connectTimeoutMs: 5_000,
@@ -138,6 +145,7 @@ export const resolve = (input: Db.Input): Either.Either<Db.Settings, Db.Settings
       url: location.url,
       schema,
       busyTimeoutMs: toMs("busyTimeout", input.busyTimeout, defaults.busyTimeoutMs),
+      sqliteSynchronous: synchronous(input.sqliteSynchronous),
       maxConnections: positiveInt("maxConnections", input.maxConnections, defaults.maxConnections),
       idleTimeoutMs: toMs("idleTimeout", input.idleTimeout, defaults.idleTimeoutMs),
       connectTimeoutMs: toMs("connectTimeout", input.connectTimeout, defaults.connectTimeoutMs),

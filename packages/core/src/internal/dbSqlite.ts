@@ -107,6 +107,7 @@ export const make = (
     const setup = Effect.gen(function*() {
       yield* conn.executeUnprepared(`PRAGMA busy_timeout = ${Math.round(settings.busyTimeoutMs)}`, [], undefined)
       yield* conn.executeUnprepared("PRAGMA foreign_keys = ON", [], undefined)
+      yield* conn.executeUnprepared(`PRAGMA synchronous = ${settings.sqliteSynchronous === "normal" ? "NORMAL" : "FULL"}`, [], undefined)
       return yield* maxParamsOf(conn)
     })
     const maxParams = yield* Effect.mapError(setup, failed)
