@@ -2,9 +2,20 @@
 /**
  * `npm run crawl -- <url...> [options]` / `fiberkit-crawl`: the crawler's
  * command line (see `cli.ts`).
+ *
+ * Not `NodeRuntime.runMain`: it interrupts the program on the first SIGINT,
+ * and the crawl command handles signals itself (first: graceful stop, exit
+ * 130; second: stop at once).
  */
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import { main } from "../cli.js"
 
-// Signals are handled by the crawl command itself (graceful stop, then exit 130).
-NodeRuntime.runMain(main(process.argv), { disableErrorReporting: false, disablePrettyLogger: true })
+const fiber = Effect.runFork(main(process.argv))
+fiber.addObserver((exit) => {
+  if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
+    process.stderr.write(`crawl: unexpected failure, please report it:\n${Cause.pretty(exit.cause)}\n`)
+    process.exitCode = 1
+  }
+})
