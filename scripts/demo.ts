@@ -1,164 +1,64 @@
 /**
- * `npm start`: the fiberkit demo. Until the crawler and aggregator land, it
- * shows the HTTP layer at work against local test servers (loopback only):
- * hundreds of concurrent fetches over four "hosts" with per-host limits, a
- * flaky host that answers 503 before succeeding, a rate-limited host that
- * answers 429 with Retry-After, and a host that stalls, then a summary table
- * built from what the servers themselves observed.
+ * `npm start`: the fiberkit demo, offline on loopback.
+ *
+ * 1. The crawler: a synthetic website (robots.txt, Crawl-delay, sitemaps,
+ *    redirects, broken links, URL variants, a calendar trap) on a free local
+ *    port, crawled with the progress display, into a SQLite file under
+ *    `./data/` and a JSONL file next to it; then the summary.
+ * 2. The HTTP layer on its own (`scripts/http-demo.ts`): concurrent fetches
+ *    with per-host limits, retries and Retry-After against flaky local hosts.
  */
-import { Http, HttpError } from "@fiberkit/core"
-import { Faults, TestServer } from "@fiberkit/testkit"
-import * as Duration from "effect/Duration"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import { Db, Logging } from "@fiberkit/core"
+import { Crawler, Frontier, Store } from "@fiberkit/crawler"
+import { SyntheticSite, TestServer } from "@fiberkit/testkit"
+import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { formatSummary } from "../apps/crawler/src/cli.js"
+import { program as httpDemo } from "./http-demo.js"
 
-const REQUESTS_PER_HOST = 120
-const PER_HOST = 4
+const dataDir = Path.resolve("data")
+const db = Path.join(dataDir, "demo-crawl.db")
+const out = Path.join(dataDir, "demo-crawl.jsonl")
 
-interface Host {
-  readonly name: string
-  readonly behaviour: string
-  readonly server: TestServer.TestServer["Type"]
-}
+const dbLayer = Frontier.layer.pipe(Layer.provideMerge(Db.layerWith({ app: "crawl", filename: db })))
 
-const flakyFailures = new Map<number, number>()
-
-const program = Effect.gen(function*() {
-  const hosts: Array<Host> = [
-    {
-      name: "steady",
-      behaviour: "5-25 ms latency",
-      server: yield* TestServer.make({
-        routes: [Faults.get("/item/*", (req) => Faults.latency({ min: 5, max: 25 }, Faults.json({ item: req.pathname })))]
-      })
-    },
-    {
-      name: "flaky",
-      behaviour: "every 3rd request: 503, 503, then 200",
-      server: yield* TestServer.make({
-        routes: [
-          Faults.get("/item/*", (req) => {
-            // The first two attempts at every third item fail.
-            const id = Number(req.pathname.split("/").pop())
-            const failures = flakyFailures.get(id) ?? 0
-            if (id % 3 === 0 && failures < 2) {
-              flakyFailures.set(id, failures + 1)
-              return Faults.status(503, "try again")
-            }
-            return Faults.latency(10, Faults.json({ item: req.pathname }))
-          })
-        ]
-      })
-    },
-    {
-      name: "limited",
-      behaviour: "429 + Retry-After: 1 on every 20th request",
-      server: yield* TestServer.make({
-        routes: [
-          Faults.get("/item/*", (req) =>
-            req.hit % 20 === 0
-              ? Faults.tooManyRequests({ seconds: 1 })
-              : Faults.latency(5, Faults.json({ item: req.pathname })))
-        ]
-      })
-    },
-    {
-      name: "stalling",
-      behaviour: "every 10th request stalls past the 300 ms header timeout",
-      server: yield* TestServer.make({
-        routes: [
-          Faults.get("/item/*", (req) =>
-            req.hit % 10 === 0 ? Faults.stallBeforeHeaders : Faults.latency(5, Faults.json({ item: req.pathname })))
-        ]
-      })
-    }
-  ]
-
-  const http = yield* Http.make({
-    limits: { maxInFlight: 12, perHostMaxInFlight: PER_HOST, perHostPerSecond: 200, perHostBurst: 4 },
-    timeouts: { headers: "300 millis", total: "10 seconds" },
-    retry: { baseDelay: "50 millis", maxDelay: "1 second", maxAttempts: 4 }
-  })
-
-  const jobs = hosts.flatMap((host) =>
-    Array.from({ length: REQUESTS_PER_HOST }, (_, i) => ({ host, url: host.server.urlFor(`/item/${i + 1}`) }))
-  )
-  // Interleave hosts so that the limits, not the order, decide who runs.
-  jobs.sort((a, b) => Number(a.url.split("/").pop()) - Number(b.url.split("/").pop()))
-
-  console.log(`fiberkit demo: ${jobs.length} GETs over ${hosts.length} local hosts, at most ${PER_HOST} in flight per host, 12 overall\n`)
-  const started = Date.now()
-  const results = yield* Http.settle(
-    jobs.map((job) =>
-      Effect.map(Effect.timed(http.get(job.url)), ([duration, response]) => ({ job, duration, response }))
-    ),
-    { concurrency: "unbounded" }
-  )
-  const elapsed = Date.now() - started
-
-  const rows = []
-  for (const host of hosts) {
-    const mine = results.filter((_, i) => jobs[i]?.host === host)
-    const ok = mine.filter(Either.isRight)
-    const failed = mine.filter(Either.isLeft)
-    const stats = yield* host.server.stats
-    const log = yield* host.server.requests
-    const latencies = ok.map((r) => Duration.toMillis(r.right.duration)).sort((a, b) => a - b)
-    const p = (q: number) => latencies.length === 0 ? 0 : latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0
-    const kinds = new Map<string, number>()
-    for (const f of failed) {
-      const e = f.left
-      const kind = HttpError.isHttpError(e) ? (e._tag === "TimeoutError" ? `timeout/${e.phase}` : e._tag) : "other"
-      kinds.set(kind, (kinds.get(kind) ?? 0) + 1)
-    }
-    rows.push({
-      host: host.name,
-      behaviour: host.behaviour,
-      ok: ok.length,
-      failed: [...kinds].map(([k, n]) => `${n} ${k}`).join(", ") || "0",
-      attempts: log.length,
-      maxInFlight: stats.maxInFlight,
-      retryAfter: retryAfterGap(log),
-      p50: p(0.5),
-      p99: p(0.99)
-    })
-  }
-
-  const header = ["host", "ok", "failed", "server saw", "max in-flight", "Retry-After gap", "p50 ms", "p99 ms"]
-  const table = rows.map((r) => [
-    r.host,
-    String(r.ok),
-    r.failed,
-    `${r.attempts} requests`,
-    `${r.maxInFlight} (limit ${PER_HOST})`,
-    r.retryAfter,
-    r.p50.toFixed(0),
-    r.p99.toFixed(0)
-  ])
-  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)))
-  const line = (cells: ReadonlyArray<string>) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ")
-  console.log(line(header))
-  console.log(widths.map((w) => "-".repeat(w)).join("  "))
-  for (const row of table) console.log(line(row))
-  console.log("")
-  for (const r of rows) console.log(`  ${r.host.padEnd(9)} ${r.behaviour}`)
-  console.log(`\n${jobs.length} calls in ${(elapsed / 1000).toFixed(1)} s. "server saw" counts every attempt, retries included;`)
-  console.log(`"Retry-After gap" is the shortest wait the server observed between a 429 and the next request;`)
-  console.log(`latencies are per call, including time queued behind the limits.`)
+const crawlDemo = Effect.gen(function*() {
+  // A demo starts from scratch each time (a real crawl would use --resume).
+  for (const file of [db, `${db}-wal`, `${db}-shm`, out]) Fs.rmSync(file, { force: true })
+  const site = SyntheticSite.make({ seed: 2026, pages: 800, pageBytes: 8 * 1024, latency: { min: 2, max: 15 }, crawlDelay: 0.004 })
+  const server = yield* TestServer.make({ routes: site.routes, log: false })
+  yield* Console.log(`fiberkit demo 1/2: crawling a synthetic site at ${server.url} (800 pages, robots.txt with Crawl-delay, traps, variants)\n`)
+  const summary = yield* Crawler.crawl({
+    seeds: [server.urlFor("/")],
+    concurrency: 32,
+    perHost: 8,
+    maxDepth: 10,
+    sitemaps: true,
+    out
+  }).pipe(Effect.provide(dbLayer))
+  yield* Console.log(`\n${formatSummary(summary, { ms: summary.runMs, pages: summary.runPages })}`)
+  // Pages are the same document when their canonical links match (URL variants, redirects).
+  const records = yield* Stream.runCollect(Store.records()).pipe(Effect.provide(dbLayer))
+  const documents = new Set<string>()
+  for (const r of records) if (r.status === 200 && r.error_kind === null) documents.add(r.canonical ?? r.final_url ?? r.url)
+  const expected = site.groundTruth.expected({ maxDepth: 10, polite: true }).length
+  yield* Console.log(`documents  ${documents.size} distinct HTML documents stored; the site's ground truth: ${expected}`)
+  yield* Console.log(`stored in  ${Path.relative(process.cwd(), db)} (try: npm run crawl -- status --db ${Path.relative(process.cwd(), db)})`)
+  yield* Console.log(`records    ${Path.relative(process.cwd(), out)}\n`)
 })
 
-/** The shortest time between a 429 response and the next request the server saw. */
-const retryAfterGap = (log: ReadonlyArray<TestServer.RequestRecord>): string => {
-  let shortest = Number.POSITIVE_INFINITY
-  for (const r of log) {
-    if (r.status !== 429 || r.completedAt === undefined) continue
-    const next = log.find((n) => n.path === r.path && n.arrivedAt > (r.completedAt ?? 0))
-    if (next !== undefined) shortest = Math.min(shortest, next.arrivedAt - r.completedAt)
-  }
-  return Number.isFinite(shortest) ? `${(shortest / 1000).toFixed(2)} s (asked 1 s)` : "-"
-}
+const main = Effect.gen(function*() {
+  yield* Effect.scoped(crawlDemo)
+  yield* Console.log("fiberkit demo 2/2: the HTTP layer alone\n")
+  yield* Effect.scoped(httpDemo)
+}).pipe(Effect.provide(Logging.layerWith({})), Effect.provide(NodeContext.layer))
 
-Effect.runPromise(Effect.scoped(program)).catch((error) => {
+Effect.runPromise(main).catch((error) => {
   console.error(error)
   process.exitCode = 1
 })

@@ -25,3 +25,12 @@ export * as Sitemap from "./Sitemap.js"
 
 /** Streaming HTML extraction (title, description, canonical, base, meta robots, links) and HTML sniffing. @since 0.1.0 */
 export * as Extract from "./Extract.js"
+
+/** The crawl's options, their defaults and their validation. @since 0.1.0 */
+export * as Options from "./Options.js"
+
+/** Fetching with manners: robots.txt, Crawl-delay floors, per-host caps, scoped redirects, through `Http`. @since 0.1.0 */
+export * as Fetcher from "./Fetcher.js"
+
+/** The crawl: frontier → fetch → extract → your handler → commit, to its end or a stop request. @since 0.1.0 */
+export * as Crawler from "./Crawler.js"
