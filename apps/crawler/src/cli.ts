@@ -70,14 +70,14 @@ const positive = (name: string, description: string, fallback?: number) => {
 }
 
 const crawlFlags = {
-  urls: Args.text({ name: "url" }).pipe(Args.withDescription("Start URLs (http or https)."), Args.repeated),
+  urls: Args.text({ name: "url" }).pipe(Args.withDescription("Start URLs (http or https). Required unless --resume."), Args.repeated),
   db,
   out: CliOptions.text("out").pipe(
-    CliOptions.withDescription("Append every page's record to this JSONL file as pages complete."),
+    CliOptions.withDescription("Append every page's record to this JSONL file as pages complete. Default: no file (records stay in --db; see export)."),
     CliOptions.optional
   ),
-  concurrency: positive("concurrency", "Requests in flight at once, all hosts together.", Options.defaults.concurrency),
-  perHost: positive("per-host", "Requests in flight at once to one host.", Options.defaults.perHost),
+  concurrency: positive("concurrency", `Requests in flight at once, all hosts together. Default: ${Options.defaults.concurrency}.`, Options.defaults.concurrency),
+  perHost: positive("per-host", `Requests in flight at once to one host. Default: ${Options.defaults.perHost}.`, Options.defaults.perHost),
   rate: CliOptions.float("rate").pipe(
     CliOptions.withDescription("Request starts per second to one host (default: no limit beyond robots Crawl-delay)."),
     CliOptions.optional
@@ -88,7 +88,7 @@ const crawlFlags = {
     CliOptions.optional
   ),
   scope: CliOptions.choice("scope", Url.scopeModes).pipe(
-    CliOptions.withDescription("Which URLs belong to the crawl, relative to the start URLs."),
+    CliOptions.withDescription(`Which URLs belong to the crawl, relative to the start URLs: same-host (host and port), same-origin (scheme too), same-domain (registrable domain, public suffix list), prefix (URL starts with a start URL), any. Default: ${Options.defaults.scope}.`),
     CliOptions.withDefault(Options.defaults.scope)
   ),
   include: CliOptions.text("include").pipe(
@@ -100,49 +100,49 @@ const crawlFlags = {
     CliOptions.repeated
   ),
   noRobots: CliOptions.boolean("no-robots").pipe(
-    CliOptions.withDescription("Ignore robots.txt. By default its Disallow/Allow rules and Crawl-delay are obeyed.")
+    CliOptions.withDescription("Ignore robots.txt. Default: off (its Disallow/Allow rules and Crawl-delay are obeyed).")
   ),
   sitemaps: CliOptions.boolean("sitemaps").pipe(
-    CliOptions.withDescription("Also read the sitemaps robots.txt lists (index and gzip supported).")
+    CliOptions.withDescription("Also read the sitemaps robots.txt lists (index and gzip supported). Default: off.")
   ),
   sitemap: CliOptions.text("sitemap").pipe(
-    CliOptions.withDescription("A sitemap to read at the start (repeatable)."),
+    CliOptions.withDescription("A sitemap to read at the start (repeatable). Default: none."),
     CliOptions.repeated
   ),
   userAgent: CliOptions.text("user-agent").pipe(
-    CliOptions.withDescription("User-Agent header; its first token is matched against robots.txt groups."),
+    CliOptions.withDescription(`User-Agent header; its first token is matched against robots.txt groups. Default: ${Options.defaults.userAgent}.`),
     CliOptions.withDefault(Options.defaults.userAgent)
   ),
   timeout: CliOptions.float("timeout").pipe(
-    CliOptions.withDescription("Seconds one request attempt may take."),
+    CliOptions.withDescription(`Seconds one request attempt may take. Default: ${Options.defaults.timeoutMs / 1000}.`),
     CliOptions.withDefault(Options.defaults.timeoutMs / 1000)
   ),
   retries: CliOptions.integer("retries").pipe(
-    CliOptions.withDescription("Retries of a failed request (timeouts, transport errors, 408/425/429/5xx)."),
+    CliOptions.withDescription(`Retries of a failed request (timeouts, transport errors, 408/425/429/5xx), with backoff and Retry-After. Default: ${Options.defaults.retries}.`),
     CliOptions.withDefault(Options.defaults.retries)
   ),
   maxBytes: CliOptions.integer("max-bytes").pipe(
-    CliOptions.withDescription("Largest response body, after decompression."),
+    CliOptions.withDescription(`Largest response body in bytes, after decompression. Default: ${Options.defaults.maxBytes} (10 MiB).`),
     CliOptions.withDefault(Options.defaults.maxBytes)
   ),
   saveBodies: CliOptions.text("save-bodies").pipe(
-    CliOptions.withDescription("Keep every body (gzip, content-addressed) in this directory, e.g. ./data/bodies."),
+    CliOptions.withDescription("Keep every body (gzip, content-addressed) in this directory, e.g. ./data/bodies. Default: bodies are not kept."),
     CliOptions.optional
   ),
   sortQuery: CliOptions.boolean("sort-query").pipe(
-    CliOptions.withDescription("Treat URLs differing only in query parameter order as the same page.")
+    CliOptions.withDescription("Treat URLs differing only in query parameter order as the same page. Default: off (query order is kept).")
   ),
   keepTracking: CliOptions.boolean("keep-tracking").pipe(
-    CliOptions.withDescription("Keep tracking parameters (utm_*, gclid, fbclid, ...) in URLs; by default they are dropped.")
+    CliOptions.withDescription("Keep tracking parameters (utm_*, gclid, fbclid, ...) in URLs. Default: off (they are dropped).")
   ),
   resume: CliOptions.boolean("resume").pipe(
-    CliOptions.withDescription("Continue the crawl stored in --db (start URLs may be left out).")
+    CliOptions.withDescription("Continue the crawl stored in --db (start URLs may be left out). Default: off (a --db that already holds a crawl is refused).")
   ),
   noProgress: CliOptions.boolean("no-progress").pipe(
-    CliOptions.withDescription("Do not show the progress display (it goes to stderr).")
+    CliOptions.withDescription("Do not show the progress display. Default: off (progress is shown on stderr).")
   ),
   logLevel: CliOptions.choice("log-level", ["trace", "debug", "info", "warning", "error", "none"] as const).pipe(
-    CliOptions.withDescription("How much to log on stderr."),
+    CliOptions.withDescription("How much to log on stderr. Default: warning."),
     CliOptions.withDefault("warning" as const)
   )
 }
