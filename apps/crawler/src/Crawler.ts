@@ -406,7 +406,11 @@ export const crawl = <A = never, E = never, R = never>(
         record = { ...record, links_out: document.links.length }
 
         if (blobs !== undefined) {
-          const key = yield* blobs.put(response.body).pipe(Effect.option)
+          // A full disk must not fail the page: the record says the body was not kept (body_key null) and the log says why.
+          const key = yield* blobs.put(response.body).pipe(
+            Effect.tapError((error) => Effect.logWarning(`body of ${lease.url} not saved: ${error.message}`)),
+            Effect.option
+          )
           record = { ...record, body_key: Option.getOrNull(key) }
         }
         if (handler !== undefined) {

@@ -8,7 +8,8 @@
  */
 import { expect, it } from "@effect/vitest"
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import { Db } from "@fiberkit/core"
+import * as FileSystem from "@effect/platform/FileSystem"
+import { BlobStore, Db } from "@fiberkit/core"
 import { Faults, SyntheticSite, TestServer } from "@fiberkit/testkit"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
@@ -144,4 +145,31 @@ forEachDialect("crawl e2e", (h) => {
       expect((tries[1]?.arrivedAt ?? 0) - (tries[0]?.completedAt ?? 0)).toBeGreaterThanOrEqual(995)
       expect(summary.urls.pending + summary.urls.leased).toBe(0)
     }), { timeout: 60_000 })
+  it.scopedLive("keeps every HTML body when asked; --include/--exclude narrow the crawl", () =>
+    Effect.gen(function*() {
+      const site = SyntheticSite.make({ ...SITE, trap: false })
+      const server = yield* TestServer.make({ routes: site.routes })
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped({ prefix: "crawl-bodies-" })
+      const { records } = yield* crawlSite(h, site, server, {
+        saveBodies: dir,
+        include: ["/p/", "/$"],
+        exclude: ["/p/[0-9]*7(\\?|$)"]
+      })
+      const fetched = records.filter((r) => r.status === 200 && r.error_kind === null)
+      expect(fetched.length).toBeGreaterThan(10)
+      for (const r of records) {
+        const path = new URL(r.url).pathname
+        expect(path === "/" || path.includes("/p/")).toBe(true)
+        expect(/\/p\/[0-9]*7(\?|$)/.test(r.url) ? r.url : "ok").toBe("ok")
+      }
+      // Each kept body is the exact bytes the server sent for that page.
+      const store = yield* BlobStore.make({ root: dir })
+      for (const r of fetched) {
+        expect(r.body_key).toEqual(expect.any(String))
+        const body = yield* store.get(r.body_key ?? "")
+        const served = yield* Effect.promise(() => fetch(r.final_url ?? r.url).then((res) => res.arrayBuffer()))
+        expect(Buffer.from(body).equals(Buffer.from(served))).toBe(true)
+      }
+    }).pipe(Effect.provide(NodeContext.layer)), { timeout: 60_000 })
 })
