@@ -280,14 +280,18 @@ const numberOrString = (s: string): number | string => /^-?\d+(\.\d+)?$/.test(s.
 export const splitList = (s: string): Array<string> =>
   s.split(",").map((x) => x.trim().toUpperCase()).filter((x) => x !== "")
 
-const formatIssues = (error: ParseResult.ParseError): Array<string> =>
-  ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => {
+const formatIssues = (error: ParseResult.ParseError): Array<string> => {
+  const all = ParseResult.ArrayFormatter.formatErrorSync(error)
+  // An optional field's schema is `X | undefined`: its "Expected undefined" branch only repeats that X failed.
+  const useful = all.filter((issue) => !issue.message.startsWith("Expected undefined, actual"))
+  return (useful.length > 0 ? useful : all).map((issue) => {
     const path = issue.path.reduce<string>(
       (acc, key) => typeof key === "number" ? `${acc}[${key}]` : acc === "" ? String(key) : `${acc}.${String(key)}`,
       ""
     )
     return path === "" ? issue.message : `${path}: ${issue.message}`
   })
+}
 
 /**
  * Decode layered raw settings (later layers win, field by field at the top
