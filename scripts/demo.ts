@@ -7,8 +7,14 @@
  *    `./data/` and a JSONL file next to it; then the summary.
  * 2. The HTTP layer on its own (`scripts/http-demo.ts`): concurrent fetches
  *    with per-host limits, retries and Retry-After against flaky local hosts.
+ * 3. The aggregator (`npm run aggregator -- demo`): six simulated exchanges
+ *    on loopback polled every second, aggregated, stored in
+ *    `./data/aggregator.db` and served with the dashboard on
+ *    http://127.0.0.1:8080/ (another free port when 8080 is taken) until
+ *    Ctrl-C.
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Db, Logging } from "@fiberkit/core"
 import { Crawler, Frontier, Store } from "@fiberkit/crawler"
 import { SyntheticSite, TestServer } from "@fiberkit/testkit"
@@ -16,9 +22,11 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
+import * as Net from "node:net"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { formatSummary } from "../apps/crawler/src/cli.js"
+import { main as aggregatorMain } from "../apps/aggregator/src/cli.js"
 import { program as httpDemo } from "./http-demo.js"
 
 const dataDir = Path.resolve("data")
@@ -32,7 +40,7 @@ const crawlDemo = Effect.gen(function*() {
   for (const file of [db, `${db}-wal`, `${db}-shm`, out]) Fs.rmSync(file, { force: true })
   const site = SyntheticSite.make({ seed: 2026, pages: 800, pageBytes: 8 * 1024, latency: { min: 2, max: 15 }, crawlDelay: 0.004 })
   const server = yield* TestServer.make({ routes: site.routes, log: false })
-  yield* Console.log(`fiberkit demo 1/2: crawling a synthetic site at ${server.url} (800 pages, robots.txt with Crawl-delay, traps, variants)\n`)
+  yield* Console.log(`fiberkit demo 1/3: crawling a synthetic site at ${server.url} (800 pages, robots.txt with Crawl-delay, traps, variants)\n`)
   const summary = yield* Crawler.crawl({
     seeds: [server.urlFor("/")],
     concurrency: 32,
@@ -52,13 +60,26 @@ const crawlDemo = Effect.gen(function*() {
   yield* Console.log(`records    ${Path.relative(process.cwd(), out)}\n`)
 })
 
-const main = Effect.gen(function*() {
-  yield* Effect.scoped(crawlDemo)
-  yield* Console.log("fiberkit demo 2/2: the HTTP layer alone\n")
-  yield* Effect.scoped(httpDemo)
-}).pipe(Effect.provide(Logging.layerWith({})), Effect.provide(NodeContext.layer))
+/** 8080 when it is free, else 0 (any free port): the demo must start on any machine. */
+const freePort = Effect.promise(() =>
+  new Promise<number>((resolve) => {
+    const probe = Net.createServer()
+    probe.once("error", () => resolve(0))
+    probe.listen(8080, "127.0.0.1", () => probe.close(() => resolve(8080)))
+  })
+)
 
-Effect.runPromise(main).catch((error) => {
-  console.error(error)
-  process.exitCode = 1
-})
+const main = Effect.gen(function*() {
+  yield* Effect.gen(function*() {
+    yield* Effect.scoped(crawlDemo)
+    yield* Console.log("fiberkit demo 2/3: the HTTP layer alone\n")
+    yield* Effect.scoped(httpDemo)
+  }).pipe(Effect.provide(Logging.layerWith({})))
+  yield* Console.log("\nfiberkit demo 3/3: the price aggregator on simulated exchanges\n")
+  const port = yield* freePort
+  // The aggregator's command line sets up its own logging.
+  yield* Effect.scoped(aggregatorMain(["node", "aggregator", "demo", "--port", String(port)]))
+}).pipe(Effect.provide(NodeContext.layer))
+
+// runMain: Ctrl-C interrupts the program, so the aggregator drains its writer and closes the database.
+NodeRuntime.runMain(main, { disablePrettyLogger: true })

@@ -105,13 +105,13 @@ export interface FaultRates {
 export const noFaults: FaultRates = { error5xx: 0, rateLimited: 0, timeout: 0, stale: 0, outlier: 0 }
 
 /**
- * The demo's default fault rates: a little of everything, so a running demo
+ * The demo's default fault rates: a little of everything (a stale episode lasts 10 s, so stale is rarer), so a running demo
  * shows exclusions, retries and circuit breakers at work.
  *
  * @since 0.1.0
  * @category constants
  */
-export const defaultFaults: FaultRates = { error5xx: 0.02, rateLimited: 0.01, timeout: 0.005, stale: 0.005, outlier: 0.005 }
+export const defaultFaults: FaultRates = { error5xx: 0.02, rateLimited: 0.01, timeout: 0.005, stale: 0.0015, outlier: 0.005 }
 
 /**
  * Latency added before the response headers, uniform in `[min, max]` ms.

@@ -142,10 +142,11 @@ const renderCard = (aggregate, previous) => {
     const min = Math.min(...points)
     const max = Math.max(...points)
     const range = max - min || 1
-    const offset = SPARK_POINTS - points.length
+    // Stretched over the card until the window fills up.
+    const step = points.length > 1 ? (SPARK_POINTS - 1) / (points.length - 1) : 0
     entry.polyline.setAttribute(
       "points",
-      points.map((p, i) => `${offset + i},${(34 - ((p - min) / range) * 32).toFixed(2)}`).join(" ")
+      points.map((p, i) => `${(i * step).toFixed(2)},${(34 - ((p - min) / range) * 32).toFixed(2)}`).join(" ")
     )
   }
 }
@@ -309,7 +310,8 @@ const renderChart = (history) => {
   const margin = (high - low) * 0.08
   low -= margin
   high += margin
-  const from = history.from
+  // Fit the time axis to the data when it starts later than the requested range (e.g. just after start-up).
+  const from = Math.max(history.from, candles[0].time - history.intervalMs)
   const to = history.to
   const x = (t) => pad.left + ((t - from) / (to - from)) * plotW
   const y = (p) => pad.top + (1 - (p - low) / (high - low)) * plotH
