@@ -44,12 +44,14 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { readdir, readFile } from "node:fs/promises"
-import { createServer } from "node:http"
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import { extname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import {
@@ -498,10 +500,59 @@ export const layerHttp = (
     Layer.provide(NodeHttpServer.layerContext)
   )
 
+const fastPriceRequests = Metric.counter("aggregator_api_fast_price_requests_total", {
+  description: "GET /api/prices/:symbol answered from the pre-encoded cache (not through the HttpApi stack)",
+  incremental: true
+})
+
+const FAST_PRICE_PATH = /^\/api\/prices\/([A-Z0-9]{2,24})$/
+
+/**
+ * A Node server whose `GET /api/prices/:symbol` for a live symbol is
+ * answered from `cache` before the request reaches the HttpApi stack.
+ *
+ * The hot endpoint's body is built once per aggregate anyway (see
+ * `priceJsonPrefix`); going through routing, middleware, tracing and the
+ * platform's response machinery for a string concatenation cost 3-4× a
+ * bare `node:http` handler. Anything else — another method, a query string,
+ * a symbol not in memory, a malformed symbol — takes the normal path, so
+ * the contract, its errors and `/docs` stay the HttpApi's.
+ */
+const makeNodeServer = (cache: ReadonlyMap<string, { readonly prefix: string; readonly tick: number }>) => () => {
+  const server = createServer()
+  const emit = server.emit
+  // Intercepting "request" before the platform's listener sees it: node:http has no other way to stop
+  // a request from reaching every listener.
+  const intercept = (event: string | symbol, ...args: Array<unknown>): boolean => {
+    if (event === "request") {
+      const [req, res] = args as [IncomingMessage, ServerResponse]
+      if (req.method === "GET" && req.url !== undefined) {
+        const match = FAST_PRICE_PATH.exec(req.url)
+        const entry = match === null ? undefined : cache.get(match[1] ?? "")
+        if (entry !== undefined) {
+          const body = `${entry.prefix}${Math.max(0, Date.now() - entry.tick)}}`
+          res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) })
+          res.end(body)
+          fastPriceRequests.unsafeUpdate(1, [])
+          return true
+        }
+      }
+    }
+    return Reflect.apply(emit, server, [event, ...args]) as boolean
+  }
+  server.emit = intercept as typeof server.emit
+  return server
+}
+
 /**
  * Everything served on a Node HTTP server at `host:port` (default
  * `127.0.0.1:8080`). The `HttpServer` it provides has the bound address
  * (useful with `port: 0`).
+ *
+ * `GET /api/prices/:symbol` for a symbol published to `Live` is answered
+ * from a cache of pre-encoded responses kept current from `Live`'s
+ * broadcast — the same bytes the HttpApi handler produces — so the hottest
+ * endpoint runs near a bare `node:http` handler's speed.
  *
  * @since 0.1.0
  * @category layers
@@ -509,11 +560,23 @@ export const layerHttp = (
 export const layer = (
   options: Options = {}
 ): Layer.Layer<HttpServer.HttpServer, HttpServerError.ServeError, Store | Live | SourceHealth> =>
-  layerHttp(options).pipe(
-    Layer.provideMerge(
-      NodeHttpServer.layer(createServer, { port: options.port ?? defaultPort, host: options.host ?? defaultHost })
+  Layer.unwrapScoped(Effect.gen(function*() {
+    const live = yield* Live
+    const cache = new Map<string, { prefix: string; tick: number }>()
+    const remember = (aggregate: Aggregate) =>
+      Effect.map(priceJsonPrefix(aggregate.symbol, aggregate), (prefix) => {
+        const current = cache.get(aggregate.symbol)
+        if (current === undefined || current.tick <= aggregate.tick) cache.set(aggregate.symbol, { prefix, tick: aggregate.tick })
+      })
+    const updates = yield* live.subscribe
+    for (const aggregate of yield* live.snapshot) yield* remember(aggregate)
+    yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.take(updates), remember)))
+    return layerHttp(options).pipe(
+      Layer.provideMerge(
+        NodeHttpServer.layer(makeNodeServer(cache), { port: options.port ?? defaultPort, host: options.host ?? defaultHost })
+      )
     )
-  )
+  }))
 
 /**
  * `http://host:port` of a running server, for logs and clients.

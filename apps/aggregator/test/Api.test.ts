@@ -95,6 +95,21 @@ layer(Harness.layer({}, seed), { excludeTestServices: true })("Api", (it) => {
         expect(bps["okx"]).toBeNull()
       }))
 
+    it.effect("the fast path (live symbol, plain GET) answers the same bytes as the HttpApi handler", () =>
+      Effect.gen(function*() {
+        const { url } = yield* Harness.Env
+        const fast = yield* raw(`${url}/api/prices/BTCUSDT`)
+        // A query string takes the HttpApi route.
+        const full = yield* raw(`${url}/api/prices/BTCUSDT?via=api`)
+        expect(fast.status).toBe(200)
+        expect(full.status).toBe(200)
+        expect(fast.contentType).toBe(full.contentType)
+        const withoutAge = (text: string) => text.replace(/,"ageMs":\d+\}$/, "}")
+        expect(withoutAge(fast.text)).toBe(withoutAge(full.text))
+        const metrics = yield* raw(`${url}/metrics`)
+        expect(metrics.text).toMatch(/aggregator_api_fast_price_requests_total [1-9]/)
+      }))
+
     it.effect("falls back to the database for a symbol not seen live", () =>
       Effect.gen(function*() {
         const { url } = yield* Harness.Env
