@@ -85,6 +85,9 @@ const seed = CliOptions.integer("seed").pipe(
   CliOptions.withDescription("Seed of the simulated exchanges' prices and faults. Default: 1."),
   CliOptions.withDefault(1)
 )
+const first = CliOptions.boolean("first").pipe(
+  CliOptions.withDescription("Ask every source at once and keep the first valid quote per symbol (the others are cancelled). Default: off.")
+)
 const calm = CliOptions.boolean("calm").pipe(
   CliOptions.withDescription("Simulated exchanges without random faults (no 5xx, 429, stalls or stale quotes). Default: off.")
 )
@@ -220,7 +223,7 @@ const serveCommand = Command.make(
 
 const onceCommand = Command.make(
   "once",
-  { config: configFile, symbols, interval, quorum, live, seed },
+  { config: configFile, symbols, interval, quorum, live, seed, first },
   (flags) =>
     Effect.scoped(Effect.gen(function*() {
       const config = yield* loadConfig({ ...flags, db: Option.none() })
@@ -229,6 +232,20 @@ const onceCommand = Command.make(
         : { _tag: "demo", demo: yield* DemoExchanges.make({ seed: flags.seed, symbols: config.symbols, faults: DemoExchanges.noFaults }) }
       const scheduled = yield* App.sources(config, target).pipe(Effect.mapError((e) => new UsageError({ message: e.message })))
       const sources = scheduled.map((s) => s.source)
+      if (flags.first) {
+        // The latency-sensitive read: every source asked at once, the first valid quote wins, the rest are cancelled.
+        yield* Console.log(`first answer per symbol from ${sources.length} sources (the slower requests are cancelled):\n`)
+        for (const symbol of config.symbols) {
+          const [elapsed, answer] = yield* Effect.timed(Effect.either(Pipeline.first(sources, symbol)))
+          const took = `${Duration.toMillis(elapsed).toFixed(0)} ms`
+          yield* Console.log(
+            answer._tag === "Right"
+              ? `${symbol.padEnd(9)} ${fmt(answer.right.price, decimalsFor(answer.right.price)).padStart(12)}  from ${answer.right.source} in ${took}`
+              : `${symbol.padEnd(9)} ${"—".padStart(12)}  ${answer.left.message}`
+          )
+        }
+        return
+      }
       const plan = scheduled.map((s) => ({ source: s.source, symbols: config.symbols }))
       // Each source's documented rate limit still applies (kraken: 1 request/s): a pause before each
       // measured run lets the buckets refill, so the runs compare the same thing.

@@ -76,6 +76,10 @@ describe("aggregator command line", () => {
       const concurrent = Number(/concurrent\s+(\d+) ms/.exec(stdout)?.[1])
       // Six sources at 20-120 ms each: one after another costs several times one round.
       expect(sequential).toBeGreaterThan(concurrent * 1.5)
+
+      const first = start(["once", "--first", "--symbols", "ETHUSDT"])
+      expect((yield* wait(first.done)).code).toBe(0)
+      expect(first.output().stdout).toMatch(/ETHUSDT\s+[\d,.]+\s+from (binance|coinbase|kraken|okx|bybit|bitstamp) in \d+ ms/)
     }), { timeout: 60_000 })
 
   it.live("demo: serves live aggregates, stores them, and stops on SIGINT", () =>
