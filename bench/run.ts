@@ -27,6 +27,11 @@ const benches: ReadonlyArray<{ readonly name: string; readonly file: string; rea
     name: "crawl",
     file: "crawl/index.ts",
     what: "crawl of a 10,000-page synthetic site at 0 and 20 ms: pages/s, peak RSS, CPU vs Crawlee and the ceiling; 1M-URL frontier RSS"
+  },
+  {
+    name: "aggregator",
+    file: "aggregator/index.ts",
+    what: "50 symbols × 5 demo exchanges at 50 ms: tick concurrent vs sequential vs ideal; GET /api/prices/:symbol req/s and p99 vs bare node:http"
   }
 ]
 

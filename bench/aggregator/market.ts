@@ -41,7 +41,7 @@ const unit = (...parts: ReadonlyArray<number>): number => {
 /** The aggregates of every symbol at `tick`: five sources around a per-symbol reference. */
 export const aggregatesAt = (tick: number): ReadonlyArray<AggregateRecord> =>
   symbols.map((symbol, s) => {
-    const reference = 10 ** ((s % 9) - 3) * (1 + s / 7)
+    const reference = 60_000 / (s + 1) ** 2
     const observations: Array<Observation> = sources.map((source, i) => {
       // The last source is 3 % off on every other symbol (BTCUSDT included): an outlier exclusion in the body.
       const off = i === sources.length - 1 && s % 2 === 0 ? 1.03 : 1
