@@ -7,89 +7,25 @@
  * skipped with the reason in the suite name — unless `REQUIRE_POSTGRES=1`,
  * which makes it a failure.
  */
-import { afterAll, beforeAll, describe } from "@effect/vitest"
 import { Db } from "@fiberkit/core"
+import * as DbHarness from "@fiberkit/testkit/DbHarness"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import type * as Scope from "effect/Scope"
-import * as Fs from "node:fs"
-import * as Os from "node:os"
-import * as Path from "node:path"
 import * as Store from "../src/Store.js"
 
+const harness = await DbHarness.make({ app: "aggregator", prefix: "agg" })
+
 /** The Postgres server the tests use (override with `TEST_DATABASE_URL`, loopback only). */
-export const postgresUrl = process.env["TEST_DATABASE_URL"] ?? "postgres://postgres@127.0.0.1:5432/test"
-
-/** Settings every test database starts from: fast retries, no gauge sampler. */
-const base: Db.Input = {
-  app: "aggregator",
-  poolMetricsInterval: 0,
-  connectTimeout: "3 seconds",
-  retry: { maxAttempts: 8, baseDelay: "5 millis", maxDelay: "100 millis" }
-}
-
-const probe = await Effect.runPromise(
-  Effect.scoped(Effect.either(Db.make({ ...base, url: postgresUrl, maxConnections: 1 })))
-)
-const postgresDown: string | undefined = Either.isLeft(probe) ? probe.left.message : undefined
-if (postgresDown !== undefined && process.env["REQUIRE_POSTGRES"] === "1") {
-  throw new Error(`REQUIRE_POSTGRES=1 but Postgres is unreachable: ${postgresDown}`)
-}
+export const postgresUrl = harness.postgresUrl
 
 /** One dialect's way to make fresh databases. */
-export interface Harness {
-  readonly dialect: Db.Dialect
-  /** Settings of a fresh, empty database for one test (open it as often as needed, merge your own on top). */
-  readonly fresh: Effect.Effect<Db.Input, never, Scope.Scope>
-}
-
-const admin = <A, E>(f: (db: Db.Service) => Effect.Effect<A, E>): Effect.Effect<A, unknown> =>
-  Effect.scoped(Effect.flatMap(Db.make({ ...base, url: postgresUrl, maxConnections: 1 }), f))
-
-const sqliteHarness = (dir: () => string): Harness => {
-  let n = 0
-  return {
-    dialect: "sqlite",
-    fresh: Effect.sync(() => ({ ...base, filename: Path.join(dir(), `t${++n}.db`) }))
-  }
-}
-
-const pgHarness = (schema: string): Harness => ({
-  dialect: "pg",
-  fresh: Effect.orDie(
-    admin((db) => db.typed(db.sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE; CREATE SCHEMA ${schema}`)))
-  ).pipe(Effect.as({ ...base, url: postgresUrl, schema }))
-})
+export type Harness = DbHarness.Dialect
 
 /** Declares `body`'s tests once per dialect, as `<name> [sqlite]` and `<name> [pg]`. */
-export const forEachDialect = (name: string, body: (h: Harness) => void): void => {
-  describe(`${name} [sqlite]`, () => {
-    let dir: string | undefined
-    beforeAll(() => {
-      dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "fiberkit-aggregator-"))
-    })
-    afterAll(() => {
-      if (dir !== undefined) Fs.rmSync(dir, { recursive: true, force: true })
-    })
-    body(sqliteHarness(() => {
-      if (dir === undefined) throw new Error("the temp directory is made in beforeAll")
-      return dir
-    }))
-  })
-  const schema = `agg_${Math.random().toString(36).slice(2, 10)}`
-  if (postgresDown !== undefined) {
-    describe.skip(`${name} [pg] (skipped: ${postgresDown})`, () => body(pgHarness(schema)))
-    return
-  }
-  describe(`${name} [pg]`, () => {
-    afterAll(() => Effect.runPromise(admin((db) => db.typed(db.sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)))))
-    body(pgHarness(schema))
-  })
-}
+export const forEachDialect = harness.forEachDialect
 
 /** Opens a `Db` on `input`, dying on failure (for tests whose subject is elsewhere). */
-export const openDb = (input: Db.Input): Effect.Effect<Db.Service, never, Scope.Scope> =>
-  Effect.orDieWith(Db.make(input), (e) => new Error(e.message))
+export const openDb = harness.openDb
 
 /** Opens a `Db` and the `Store` on it (migrated), dying on failure. */
 export const openStore = (

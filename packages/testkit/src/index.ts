@@ -19,3 +19,9 @@ export * as SyntheticSite from "./SyntheticSite.js"
 
 /** A tracer that records every span, for tests that assert on tracing. @since 0.1.0 */
 export * as TestTracer from "./TestTracer.js"
+
+// `DbHarness` (run a suite on SQLite and a real Postgres) imports vitest, so it is not re-exported here
+// (the index is used outside tests too): import it as `@fiberkit/testkit/DbHarness`.
+
+/** Seeded pseudo-random numbers (mulberry32, MurmurHash3 mixing) for reproducible test data. @since 0.1.0 */
+export * as SeededRandom from "./SeededRandom.js"

@@ -7,15 +7,9 @@
  * @internal
  */
 
-/** Finalizer of MurmurHash3: spreads every input bit over the output. */
-const fmix = (h: number): number => {
-  h ^= h >>> 16
-  h = Math.imul(h, 0x85ebca6b)
-  h ^= h >>> 13
-  h = Math.imul(h, 0xc2b2ae35)
-  h ^= h >>> 16
-  return h >>> 0
-}
+import * as SeededRandom from "@fiberkit/testkit/SeededRandom"
+
+const fmix = SeededRandom.mix32
 
 /** A 32-bit hash of any number of integers (safe integers are folded to 32 bits first). */
 export const hash = (...values: ReadonlyArray<number>): number => {
@@ -39,7 +33,7 @@ export const hashString = (text: string): number => {
 }
 
 /** A uniform number in `[0, 1)` from a 32-bit hash. */
-export const unit = (h: number): number => h / 0x100000000
+export const unit = SeededRandom.unit
 
 /** A standard normal number (Box–Muller) from two hashes. */
 export const gaussian = (h1: number, h2: number): number => {
@@ -50,19 +44,7 @@ export const gaussian = (h1: number, h2: number): number => {
 }
 
 /** mulberry32: a tiny, fast generator; good enough for simulated faults. */
-export class Prng {
-  private state: number
+export const Prng = SeededRandom.Prng
 
-  constructor(seed: number) {
-    this.state = seed >>> 0
-  }
-
-  /** A float in `[0, 1)`. */
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0
-    let t = this.state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 0x100000000
-  }
-}
+/** @internal */
+export type Prng = SeededRandom.Prng

@@ -8,7 +8,7 @@
  */
 
 /** Finalizer of MurmurHash3: spreads every input bit over the output. */
-const fmix = (h: number): number => {
+export const fmix = (h: number): number => {
   h ^= h >>> 16
   h = Math.imul(h, 0x85ebca6b)
   h ^= h >>> 13
