@@ -96,9 +96,18 @@ forEachDialect("crawl e2e", (h) => {
       yield* crawlSite(h, site, server, { maxDepth: 3 })
       const starts = (yield* server.requests).filter((r) => r.path !== "/robots.txt").map((r) => r.arrivedAt).sort((a, b) => a - b)
       expect(starts.length).toBeGreaterThan(10)
-      let closest = Number.POSITIVE_INFINITY
-      for (let i = 1; i < starts.length; i++) closest = Math.min(closest, (starts[i] ?? 0) - (starts[i - 1] ?? 0))
-      expect(closest).toBeGreaterThanOrEqual(40)
+      // The crawler spaces request starts; the server records arrivals, which a busy event loop (this test
+      // runs both in one process) can shift by tens of milliseconds one way or the other. So no single gap
+      // is checked against 50 ms: every run of k consecutive starts must span at least k × 50 ms, less one
+      // fixed slack that does not grow with k. Without the delay, runs of 10 starts take a few milliseconds.
+      const slack = 45
+      let worst = Number.POSITIVE_INFINITY
+      for (let i = 0; i < starts.length; i++) {
+        for (let k = 1; k <= 10 && i + k < starts.length; k++) {
+          worst = Math.min(worst, (starts[i + k] ?? 0) - (starts[i] ?? 0) - k * 50)
+        }
+      }
+      expect(worst).toBeGreaterThanOrEqual(-slack)
     }), { timeout: 60_000 })
 
   it.scopedLive("reads the sitemaps robots.txt lists; the set of pages stays the same", () =>
