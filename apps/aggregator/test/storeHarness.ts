@@ -9,6 +9,7 @@
  */
 import { Db } from "@fiberkit/core"
 import * as DbHarness from "@fiberkit/testkit/DbHarness"
+import * as SeededRandom from "@fiberkit/testkit/SeededRandom"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Store from "../src/Store.js"
@@ -65,13 +66,4 @@ export const eventually = <A, E, R>(
   })
 
 /** A small seeded PRNG (mulberry32), so random series are reproducible. */
-export const prng = (seed: number): (() => number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+export const prng = SeededRandom.generator

@@ -22,15 +22,8 @@ export const hash = (...values: ReadonlyArray<number>): number => {
   return h
 }
 
-/** A 32-bit hash of a string (FNV-1a), to key hashes by symbol or exchange id. */
-export const hashString = (text: string): number => {
-  let h = 0x811c9dc5
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i)
-    h = Math.imul(h, 0x01000193)
-  }
-  return fmix(h >>> 0)
-}
+/** A 32-bit hash of a string (FNV-1a, mixed), to key hashes by symbol or exchange id. */
+export const hashString = SeededRandom.hashString
 
 /** A uniform number in `[0, 1)` from a 32-bit hash. */
 export const unit = SeededRandom.unit
