@@ -37,6 +37,11 @@
  *
  *   tsx bench/crawl/index.ts [--pages 10000] [--page-kb 30] [--latency 0,20] [--concurrency 32]
  *     [--subjects ceiling,crawlee,ours,frontier] [--frontier-urls 1000000] [--timeout 300]
+ *
+ * With `--workers 1,2,3` it runs the scale-out benchmark instead (`workers.ts`:
+ * that many worker processes on PostgreSQL, latency-bound, then one worker at
+ * full speed on PostgreSQL against SQLite); `--pages`, `--page-kb`,
+ * `--latency` and `--concurrency` then default to 2000, 10, 100 and 4.
  */
 import * as ChildProcess from "node:child_process"
 import * as FS from "node:fs"
@@ -48,6 +53,7 @@ import type { SyntheticSite } from "@fiberkit/testkit"
 import { Agent } from "undici"
 import type { Report } from "./probe.js"
 import * as Site from "./site.js"
+import * as Workers from "./workers.js"
 
 const { values } = parseArgs({
   options: {
@@ -57,9 +63,22 @@ const { values } = parseArgs({
     concurrency: { type: "string", default: "32" },
     subjects: { type: "string", default: "ceiling,crawlee,ours,frontier" },
     "frontier-urls": { type: "string", default: "1000000" },
-    timeout: { type: "string", default: "300" }
+    timeout: { type: "string", default: "300" },
+    workers: { type: "string" }
   }
 })
+const scaleOut = values.workers === undefined ? undefined : (() => {
+  // The scale-out benchmark's own defaults for the flags it shares (see workers.ts).
+  const given = (name: string) => process.argv.some((arg) => arg === `--${name}` || arg.startsWith(`--${name}=`))
+  return Workers.settingsFrom({
+    workers: values.workers,
+    pages: given("pages") ? values.pages : undefined,
+    "page-kb": given("page-kb") ? values["page-kb"] : undefined,
+    latency: given("latency") ? values.latency : undefined,
+    concurrency: given("concurrency") ? values.concurrency : undefined,
+    timeout: values.timeout
+  })
+})()
 const PAGES = Number(values.pages)
 const PAGE_KB = Number(values["page-kb"])
 const LATENCIES = values.latency.split(",").map(Number)
@@ -481,6 +500,7 @@ const runFrontier = (): void => {
 }
 
 const main = async () => {
+  if (scaleOut !== undefined) return Workers.run(scaleOut)
   if (hasTaskset) ChildProcess.spawnSync("taskset", ["-p", "-c", clientCpus, String(process.pid)])
   const unknown = [...SELECTED].filter((s) => s !== "frontier" && !subjects.some((x) => x.name === s))
   if (unknown.length > 0) console.log(`(unknown subjects ignored: ${unknown.join(", ")})`)

@@ -10,6 +10,10 @@
  *   moment, then `resume`, loses nothing and stores nothing twice.
  * - Politeness (robots.txt, Crawl-delay, per-host caps and rate, backoff on
  *   429/503) is the {@link Fetcher}'s.
+ * - Each run is a worker (`Workers`): it beats every third of its lease,
+ *   renewing its leases. On PostgreSQL any number of workers may crawl one
+ *   crawl (`join`), politely as a whole (`HostSlots`); a dead worker's work
+ *   goes back to the others.
  *
  * @example
  * ```ts
@@ -27,21 +31,24 @@
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as Path from "@effect/platform/Path"
-import { BlobStore, type Db, type Http, type HttpError, Jsonl, Progress } from "@fiberkit/core"
+import { BlobStore, Db, type Http, type HttpError, Jsonl, Progress } from "@fiberkit/core"
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Extract from "./Extract.js"
 import * as Fetcher from "./Fetcher.js"
 import * as Frontier from "./Frontier.js"
+import * as HostSlots from "./HostSlots.js"
 import * as loop from "./internal/loop.js"
 import * as Options from "./Options.js"
 import * as Page from "./Page.js"
 import * as Store from "./Store.js"
 import * as Url from "./Url.js"
+import * as Workers from "./Workers.js"
 
 /**
  * A fetched HTML page, as a page handler sees it.
@@ -89,6 +96,10 @@ export interface Summary extends Store.Summary {
   readonly runMs: number
   /** Pages committed by this run. */
   readonly runPages: number
+  /** This run's id in the crawl's `workers` table (empty when it did nothing, see `alreadyFinished`). */
+  readonly worker: string
+  /** `true` when a run joining the crawl found it finished already and did nothing. */
+  readonly alreadyFinished: boolean
 }
 
 /**
@@ -117,6 +128,13 @@ export interface RunOptions<A, E, R> {
   readonly handler?: Handler<A, E, R> | undefined
   /** Completing it asks for a graceful stop: no new claims, in-flight pages get `graceMs` to finish. */
   readonly stop?: Deferred.Deferred<void> | undefined
+  /**
+   * Join the crawl the database holds as one more worker (PostgreSQL): no
+   * new crawl, no resume, no sitemaps at the start; the scope comes from
+   * the stored start URLs (give the crawl's stored options). A crawl that is
+   * finished already returns at once (`alreadyFinished`).
+   */
+  readonly join?: boolean | undefined
 }
 
 const errorKind = (error: HttpError.HttpError): Page.ErrorKind => {
@@ -200,8 +218,22 @@ export const crawl = <A = never, E = never, R = never>(
       }
       seeds.push(normalized.right)
     }
+    const db = yield* Db.Db
+    const storedSeeds = (crawl: Frontier.Crawl) =>
+      crawl.seeds.flatMap((url) => Either.getOrElse(Either.map(Url.normalize(url, normalizeOptions), (n) => [n]), () => []))
     let scopeSeeds: ReadonlyArray<Url.Normalized> = seeds
-    if (options.resume) {
+    if (run.join === true) {
+      const crawl = yield* frontier.crawl().pipe(Effect.mapError(toCrawlError("cannot read the crawl")))
+      if (Option.isNone(crawl)) {
+        return yield* new CrawlError({
+          reason: `${db.target} holds no crawl to join. Start one first: crawl <url> --db <the same database>`
+        })
+      }
+      if (seeds.length === 0) scopeSeeds = storedSeeds(crawl.value)
+    } else if (options.resume) {
+      // Dead workers' leases go back first (on this machine, those of
+      // processes that are gone); live workers of a Postgres crawl keep theirs.
+      yield* Workers.reap().pipe(Effect.mapError(toCrawlError("cannot resume")))
       const resumed = yield* frontier.resume().pipe(
         Effect.mapError((error) =>
           error._tag === "NoCrawl"
@@ -209,9 +241,7 @@ export const crawl = <A = never, E = never, R = never>(
             : toCrawlError("cannot resume")(error)
         )
       )
-      if (seeds.length === 0) {
-        scopeSeeds = resumed.crawl.seeds.flatMap((url) => Either.getOrElse(Either.map(Url.normalize(url, normalizeOptions), (n) => [n]), () => []))
-      }
+      if (seeds.length === 0) scopeSeeds = storedSeeds(resumed.crawl)
     } else {
       yield* frontier.init({
         seeds: seeds.map((s) => ({ key: s.href, url: s.href, host: s.host, depth: 0 })),
@@ -223,7 +253,33 @@ export const crawl = <A = never, E = never, R = never>(
       { onLeft: (error) => Effect.fail(new CrawlError({ reason: error.message, cause: error })), onRight: Effect.succeed }
     )
 
-    const fetcher = yield* Fetcher.make(options, inScope, normalizeOptions).pipe(
+    // -- this worker ----------------------------------------------------------
+    const startedAt = yield* Clock.currentTimeMillis
+    if (run.join === true) {
+      const state = yield* frontier.finished().pipe(Effect.mapError(toCrawlError("cannot read the crawl")))
+      if (state.finished) {
+        const summary = yield* Store.summary.pipe(Effect.mapError(toCrawlError("cannot read the results")))
+        return { ...summary, stopped: false, limitReached: false, runMs: 0, runPages: 0, worker: "", alreadyFinished: true }
+      }
+    }
+    const worker = yield* Workers.register({ leaseMs: options.leaseMs }).pipe(
+      Effect.mapError(toCrawlError("cannot register this worker"))
+    )
+    // How this worker ended, for the workers table (a process killed outright is found dead by the others).
+    let endState: Workers.EndState = "failed"
+    const counters = new loop.Counters()
+    yield* Effect.addFinalizer((exit) =>
+      Workers.end(worker.id, Exit.isInterrupted(exit) ? "stopped" : Exit.isSuccess(exit) ? endState : "failed", counters.pages).pipe(
+        Effect.catchAll((error) => Effect.logWarning(`could not record the end of worker ${worker.id}: ${error.message}`))
+      )
+    )
+    // Postgres: politeness for all workers together; SQLite: one process, whose own limits are exact.
+    const slots = db.dialect === "pg"
+      ? Option.some(yield* HostSlots.make({ worker: worker.id, perHost: options.perHost, rate: options.rate }))
+      : Option.none<HostSlots.Service>()
+
+    const fetcher = yield* Fetcher.make(options, inScope, normalizeOptions, scopeSeeds.map((seed) => seed.host)).pipe(
+      Option.isSome(slots) ? Effect.provideService(HostSlots.HostSlots, slots.value) : (self) => self,
       Effect.mapError(toCrawlError("invalid HTTP settings"))
     )
     const blobs = options.saveBodies === undefined
@@ -231,7 +287,7 @@ export const crawl = <A = never, E = never, R = never>(
       : yield* BlobStore.make({ root: options.saveBodies }).pipe(Effect.mapError(toCrawlError("cannot open the body store")))
 
     // -- sitemaps at the start ------------------------------------------------
-    if (!options.resume) {
+    if (!options.resume && run.join !== true) {
       const sitemapUrls = [...options.sitemapUrls]
       if (options.sitemaps) {
         for (const seed of seeds) sitemapUrls.push(...(yield* fetcher.sitemapsOf(seed)))
@@ -252,7 +308,8 @@ export const crawl = <A = never, E = never, R = never>(
     // -- output ---------------------------------------------------------------
     let writer: Jsonl.Writer<Page.PageRecord> | undefined
     if (options.out !== undefined) {
-      if (options.resume) {
+      // A joining worker's file holds its own pages (appended); `export` writes the whole crawl.
+      if (options.resume && run.join !== true) {
         yield* Store.regenerateJsonl(options.out).pipe(Effect.mapError(toCrawlError(`cannot rewrite ${options.out}`)))
       }
       writer = yield* Jsonl.writer(options.out, Page.PageRecord, { maxRecords: 256, maxDelay: "1 second", makeDirectories: true }).pipe(
@@ -261,7 +318,6 @@ export const crawl = <A = never, E = never, R = never>(
     }
 
     // -- progress -------------------------------------------------------------
-    const counters = new loop.Counters()
     const errorsByKind = new Map<string, number>()
     let queued = 0
     const progress = options.progress
@@ -322,6 +378,9 @@ export const crawl = <A = never, E = never, R = never>(
         switch (fetched._tag) {
           case "Disallowed":
             return { _tag: "Skipped", lease, reason: "robots_disallowed" }
+          case "Refused":
+            // Recorded (nothing was sent), so the output says why the page is missing.
+            return { _tag: "Failed", lease, record: { ...base, error_kind: "private_address", error_message: fetched.refused.message } }
           case "RobotsUnavailable":
             // RFC 9309: a site whose robots.txt fails is not crawled; ask again a little later, then give up on the URL.
             return lease.attempts >= ROBOTS_ATTEMPTS
@@ -437,8 +496,38 @@ export const crawl = <A = never, E = never, R = never>(
       })
 
     // -- run ------------------------------------------------------------------
+    // -- heartbeat -------------------------------------------------------------
+    // Every third of a lease: say this worker is alive, renew its leases,
+    // and hand back the work of workers found dead. A failed beat is tried
+    // again at the next one; a worker the others found dead stops.
+    const heartbeat = (tokens: ReadonlyArray<string>) =>
+      Effect.gen(function*() {
+        const alive = yield* Workers.heartbeat(worker.id, counters.pages)
+        if (!alive) {
+          return yield* new CrawlError({
+            reason: `this worker (${worker.id}) was found dead by another worker: no heartbeat for ${
+              options.leaseMs / 1000
+            } s (the process was paused, or cut off from the database). Its leases went to the other workers; start it again to rejoin`
+          })
+        }
+        if (tokens.length > 0) yield* frontier.renew(tokens, options.leaseMs)
+        const reaped = yield* Workers.reap(worker.id)
+        if (reaped.dead.length > 0) {
+          yield* Effect.logWarning(
+            `worker(s) ${reaped.dead.join(", ")} found dead: ${reaped.leases} leases and ${reaped.slots} host slots handed back`
+          )
+        }
+      }).pipe(Effect.catchAll((error) =>
+        error instanceof CrawlError
+          ? Effect.fail(error)
+          : Effect.logWarning(`heartbeat failed (tried again at the next one): ${error.message}`)
+      ))
+    if (db.dialect === "pg") {
+      // Leases of workers that died while nobody was beating go back before the first claim.
+      yield* Workers.reap(worker.id).pipe(Effect.mapError(toCrawlError("cannot reap dead workers")))
+    }
+
     const stop = run.stop ?? (yield* Deferred.make<void>())
-    const startedAt = yield* Clock.currentTimeMillis
     const result = yield* loop.run(
       frontier,
       visit,
@@ -464,7 +553,8 @@ export const crawl = <A = never, E = never, R = never>(
               yield* progress.advance(records.length - failed)
               if (failed > 0) yield* progress.error(failed)
             }
-          })
+          }),
+        heartbeat
       },
       {
         workers: options.concurrency,
@@ -472,19 +562,25 @@ export const crawl = <A = never, E = never, R = never>(
         maxPages: options.maxPages,
         graceMs: options.graceMs,
         batch: 128,
-        lingerMs: 10
+        lingerMs: 10,
+        owner: worker.id
       },
       stop,
       counters
     ).pipe(Effect.mapError((error) => error instanceof CrawlError ? error : toCrawlError("the crawl failed")(error)))
     if (writer !== undefined) yield* writer.sync.pipe(Effect.mapError(toCrawlError(`cannot write ${options.out ?? ""}`)))
     const finishedAt = yield* Clock.currentTimeMillis
+    endState = result.stopped ? "stopped" : "done"
+    // So that `status` shows who died during the crawl, even if nobody beat since.
+    yield* Workers.reap(worker.id).pipe(Effect.catchAll((error) => Effect.logWarning(`could not reap dead workers: ${error.message}`)))
     const summary = yield* Store.summary.pipe(Effect.mapError(toCrawlError("cannot read the results")))
     return {
       ...summary,
       stopped: result.stopped,
       limitReached: result.limitReached,
       runMs: finishedAt - startedAt,
-      runPages: counters.pages
+      runPages: counters.pages,
+      worker: worker.id,
+      alreadyFinished: false
     }
   }))

@@ -115,16 +115,22 @@ const tokenizerOptions = { xmlMode: false, decodeEntities: false } as const
 
 const asciiWhitespace = /[\t\n\f\r ]+/g
 
-/** Collapses ASCII whitespace, trims and caps (without splitting a surrogate pair); blank → `undefined`. */
+/**
+ * Collapses ASCII whitespace, trims and caps (without splitting a surrogate
+ * pair, without a trailing space); blank → `undefined`. NUL becomes U+FFFD, as HTML's tokenizer does in
+ * titles and attribute values (and as the database must store it anyway).
+ */
 const cleanText = (text: string | undefined, max: number): string | undefined => {
   if (text === undefined) return undefined
   let clean = text.replace(asciiWhitespace, " ").trim()
+  if (clean.includes("\u0000")) clean = clean.replaceAll("\u0000", "\ufffd")
   if (clean === "") return undefined
   if (clean.length > max) {
     const cut = clean.charCodeAt(max - 1) >= 0xd800 && clean.charCodeAt(max - 1) <= 0xdbff ? max - 1 : max
-    clean = clean.slice(0, cut)
+    // A cut right after a space would leave it trailing.
+    clean = clean.slice(0, cut).trimEnd()
   }
-  return clean
+  return clean === "" ? undefined : clean
 }
 
 /** Whether `href` is an absolute http(s) URL written plainly, so it needs no base. */

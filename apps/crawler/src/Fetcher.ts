@@ -9,6 +9,13 @@
  * `KeyedRateLimiter` (adaptive, with Crawl-delay floors), so every request —
  * retries and redirect hops included — obeys the same limits. No host ever
  * sees more than `perHost` requests at once or starts faster than allowed.
+ * With `HostSlots` in the context (a Postgres crawl) these limits hold for
+ * all the crawl's workers together.
+ *
+ * Every new connection target — a URL's host, each redirect hop, robots.txt
+ * and sitemap hops — passes the {@link AddressPolicy} first: hosts resolving
+ * to private, loopback or link-local addresses are refused unless they are
+ * the start URLs' own or the crawl allows private addresses.
  *
  * @since 0.1.0
  */
@@ -20,8 +27,10 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import { Http, type HttpError, KeyedRateLimiter, Retry } from "@fiberkit/core"
+import { Http, HttpError, KeyedRateLimiter, Retry } from "@fiberkit/core"
+import * as AddressPolicy from "./AddressPolicy.js"
 import { Frontier } from "./Frontier.js"
+import * as HostSlots from "./HostSlots.js"
 import type * as Options from "./Options.js"
 import * as Robots from "./Robots.js"
 import * as Sitemap from "./Sitemap.js"
@@ -35,7 +44,9 @@ import * as Url from "./Url.js"
  * - `Error`: no usable answer after the retries;
  * - `Disallowed`: robots.txt forbids the URL;
  * - `RobotsUnavailable`: the site's robots.txt could not be fetched, so
- *   nothing of it may be crawled for now.
+ *   nothing of it may be crawled for now;
+ * - `Refused`: the host resolves to a private, loopback or link-local
+ *   address (see {@link AddressPolicy}); nothing was sent.
  *
  * @since 0.1.0
  * @category models
@@ -45,6 +56,7 @@ export type Fetched =
   | { readonly _tag: "Error"; readonly error: HttpError.HttpError; readonly elapsedMs: number }
   | { readonly _tag: "Disallowed" }
   | { readonly _tag: "RobotsUnavailable" }
+  | { readonly _tag: "Refused"; readonly refused: AddressPolicy.Refused }
 
 /**
  * The fetcher service.
@@ -86,12 +98,25 @@ const ROBOTS_IN_MEMORY = 10_000
 export const make = (
   options: Options.Options,
   inScope: Url.Scope,
-  normalizeOptions: Url.Options
+  normalizeOptions: Url.Options,
+  /** Hosts (host and port) exempt from the address policy. Default: the hosts of `options.seeds`. */
+  startHosts?: ReadonlyArray<string>
 ): Effect.Effect<Service, Http.SettingsError, Frontier | Scope.Scope> =>
   Effect.gen(function*() {
     const frontier = yield* Frontier
+    const addresses = yield* AddressPolicy.make({
+      allowPrivate: options.allowPrivate,
+      trustedHosts: startHosts ?? options.seeds.flatMap((seed) => URL.canParse(seed) ? [new URL(seed).host] : [])
+    })
+    /** Redirect hops are decided synchronously: a host not known to be allowed is not followed (yet). */
+    const mayConnect = (to: URL): boolean => addresses.known(to)?._tag === "Allowed"
     const clock = yield* Effect.clock
-    const rate = yield* KeyedRateLimiter.make<string>({
+    // With `HostSlots` in the context (a Postgres crawl), in-flight slots and
+    // request starts are shared by every worker of the crawl.
+    const cluster = yield* Effect.serviceOption(HostSlots.HostSlots)
+    const slot = (host: string) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+      Option.isSome(cluster) ? cluster.value.withSlot(host)(self) : self
+    const rate = Option.isSome(cluster) ? cluster.value.rateLimiter : yield* KeyedRateLimiter.make<string>({
       perSecond: options.rate ?? Number.POSITIVE_INFINITY,
       burst: 1,
       adaptive: {}
@@ -133,16 +158,45 @@ export const make = (
     const applyAgent = (url: Url.Normalized, agent: Robots.Agent): Effect.Effect<void> =>
       agent.crawlDelayMs !== undefined && agent.crawlDelayMs > 0 ? rate.setFloor(url.host, agent.crawlDelayMs) : Effect.void
 
+    /**
+     * GETs `url` following up to `maxRedirects` hops one at a time, so that
+     * every hop's host passes the address policy (resolved if need be)
+     * before anything is sent to it. For robots.txt and sitemaps, whose
+     * redirects may leave the crawl's scope.
+     */
+    const getChecked = (
+      url: string,
+      maxRedirects: number,
+      request: Omit<Http.RequestInput, "url" | "maxRedirects" | "followRedirect">
+    ): Effect.Effect<Http.HttpResponse, HttpError.HttpError | AddressPolicy.Refused> =>
+      Effect.gen(function*() {
+        const chain = [url]
+        let next = new URL(url)
+        for (;;) {
+          const verdict = yield* addresses.check(next)
+          if (verdict._tag === "Refused") return yield* Effect.fail(verdict)
+          const response = yield* http.request({ ...request, url: next, maxRedirects: false }).pipe(slot(next.host))
+          const location = response.header("location")
+          if (response.status < 300 || response.status >= 400 || location === undefined || !URL.canParse(location, response.url)) {
+            return response
+          }
+          next = new URL(location, response.url)
+          chain.push(next.href)
+          if (chain.length > maxRedirects + 1) {
+            return yield* Effect.fail(new HttpError.RedirectError({ method: "GET", url, attempt: 1, reason: "TooMany", chain }))
+          }
+        }
+      })
+
     /** Fetches robots.txt (following up to 5 redirects) and turns the answer into a policy. */
     const download = (url: Url.Normalized): Effect.Effect<{ readonly status: number; readonly body: string }> =>
-      http.request({
-        url: Robots.urlFor(url),
-        maxRedirects: Robots.maxRedirects,
+      getChecked(Robots.urlFor(url), Robots.maxRedirects, {
         acceptStatus: () => true,
         retry: { maxAttempts: 2 },
         maxBodyBytes: Robots.maxBytes * 2
       }).pipe(
         Effect.map((response) => ({ status: response.status, body: response.text })),
+        // Unreachable, too many redirects, or redirected to a refused address: unavailable (RFC 9309 §2.3.1.4).
         Effect.catchAll(() => Effect.succeed({ status: 0, body: "" }))
       )
 
@@ -191,11 +245,17 @@ export const make = (
         })
       })
 
-    /** For redirects, decided synchronously: only into scope, and only where robots.txt is known to allow. */
+    /**
+     * For redirects, decided synchronously: only into scope, only to a host
+     * the address policy already allows, and only where robots.txt is known
+     * to allow. A hop not followed comes back as its 3xx; the crawler stores
+     * its in-scope target as a link, fetched (and checked) in its turn.
+     */
     const mayFollow = (_from: URL, to: URL): boolean => {
       const target = Url.normalize(to.href, normalizeOptions)
       if (Either.isLeft(target)) return false
       if (inScope(target.right) !== true) return false
+      if (!mayConnect(to)) return false
       if (!options.robots) return true
       const agent = robots.get(`${target.right.scheme}://${target.right.host}`)
       return agent !== undefined && !agent.unavailable && Robots.isAllowed(agent, target.right.path)
@@ -221,6 +281,9 @@ export const make = (
 
     const fetch = (url: Url.Normalized): Effect.Effect<Fetched> =>
       Effect.gen(function*() {
+        // Before anything is sent to the host, robots.txt included.
+        const verdict = yield* addresses.check(url)
+        if (verdict._tag === "Refused") return { _tag: "Refused", refused: verdict } as const
         if (options.robots) {
           const agent = yield* agentFor(url)
           if (agent.unavailable) return { _tag: "RobotsUnavailable" } as const
@@ -229,6 +292,7 @@ export const make = (
         const started = yield* Clock.currentTimeMillis
         // Statuses are retried by the policy (503, 429 + Retry-After…); the last answer is recorded, whatever it is.
         return yield* http.request({ url: url.href, failOnStatus: false, followRedirect: mayFollow }).pipe(
+          slot(url.host),
           Effect.map((response): Fetched => {
             observe(url.host, response)
             return { _tag: "Response", response, elapsedMs: clock.unsafeCurrentTimeMillis() - started }
@@ -240,11 +304,25 @@ export const make = (
       })
 
     // -- sitemaps -------------------------------------------------------------
+    /** A sitemap index may name sitemaps on its own host or in the crawl's scope, nowhere else. */
+    const mayReadChild = (index: string, child: string): boolean => {
+      const normalized = Url.normalize(child, normalizeOptions)
+      return Either.isRight(normalized) && (new URL(index).host === normalized.right.host || inScope(normalized.right) === true)
+    }
+
     const sitemapLevel = (url: string, level: number): Effect.Effect<ReadonlyArray<string>> =>
       Effect.gen(function*() {
-        const response = yield* http.request({ url, maxBodyBytes: Sitemap.maxBytes }).pipe(Effect.option)
-        if (Option.isNone(response)) {
-          yield* Effect.logWarning(`sitemap ${url}: could not be fetched; skipped`)
+        if (!URL.canParse(url)) {
+          yield* Effect.logWarning(`sitemap ${url}: not a URL; skipped`)
+          return []
+        }
+        const response = yield* getChecked(url, 10, { maxBodyBytes: Sitemap.maxBytes }).pipe(
+          Effect.tapError((error) => Effect.logWarning(`sitemap ${url}: ${error.message}; skipped`)),
+          Effect.option
+        )
+        if (Option.isNone(response)) return []
+        if (response.value.status >= 300) {
+          yield* Effect.logWarning(`sitemap ${url}: HTTP ${response.value.status}; skipped`)
           return []
         }
         const parsed = Sitemap.parse(response.value.body, { url, normalize: normalizeOptions })
@@ -253,9 +331,11 @@ export const make = (
           return []
         }
         if (parsed.right.sitemaps.length === 0 || level >= 2) return parsed.right.urls
-        const children = yield* Effect.forEach(parsed.right.sitemaps, (child) => sitemapLevel(child, level + 1), {
-          concurrency: 4
-        })
+        const children = yield* Effect.forEach(
+          parsed.right.sitemaps.filter((child) => mayReadChild(url, child)),
+          (child) => sitemapLevel(child, level + 1),
+          { concurrency: 4 }
+        )
         return [...parsed.right.urls, ...children.flat()]
       })
 

@@ -101,7 +101,7 @@ export class CrawlExists extends Data.TaggedError("CrawlExists")<{
   override get message(): string {
     return `${this.target} already holds crawl ${this.crawl.id} (started ${
       new Date(this.crawl.createdAt).toISOString()
-    }, ${this.urls} URLs). Resume it (--resume), or start the new crawl in another database.`
+    }, ${this.urls} URLs). Resume it (--resume), join it as one more worker (crawl worker, Postgres), or start the new crawl in another database.`
   }
 }
 
@@ -321,9 +321,10 @@ export interface Service {
    */
   readonly init: (crawl: NewCrawl) => Effect.Effect<Crawl, CrawlExists | DbError.DbError>
   /**
-   * Continues the crawl the database holds: every leased URL (left by a
-   * stopped process) becomes pending again. Fails with {@link NoCrawl} when
-   * there is none.
+   * Continues the crawl the database holds: every leased URL left by a
+   * stopped process becomes pending again (on Postgres, where other workers
+   * may be crawling, only leases whose owner is not a live worker). Fails
+   * with {@link NoCrawl} when there is none.
    */
   readonly resume: () => Effect.Effect<Resumed, NoCrawl | DbError.DbError>
   /** The crawl the database holds, if any. */
@@ -334,9 +335,11 @@ export interface Service {
    * Leases up to `n` URLs for `leaseMs` milliseconds: pending ones whose
    * `next_at` has come, and leased ones whose lease expired (their
    * `attempts` grows by one), shallowest first, then in discovery order.
-   * One statement; returns them in that order.
+   * One statement; returns them in that order. `owner` (a worker id:
+   * letters, digits, `-`) is written at the start of each token, so a dead
+   * worker's leases can be found and handed back (`Workers.reap`).
    */
-  readonly claim: (n: number, leaseMs: number) => Effect.Effect<ReadonlyArray<Page.Lease>, DbError.DbError>
+  readonly claim: (n: number, leaseMs: number, owner?: string) => Effect.Effect<ReadonlyArray<Page.Lease>, DbError.DbError>
   /**
    * Commits a batch of completions in one transaction (group commit): for
    * each completion whose lease is still held, its state change, its page
@@ -353,6 +356,13 @@ export interface Service {
    * were held.
    */
   readonly release: (tokens: ReadonlyArray<string>) => Effect.Effect<number, DbError.DbError>
+  /**
+   * Extends leases still held, by their tokens, to `leaseMs` from now (the
+   * heartbeat of a worker whose pages take long). Returns the tokens that
+   * were still held; the others were lost and their completions will not
+   * commit.
+   */
+  readonly renew: (tokens: ReadonlyArray<string>, leaseMs: number) => Effect.Effect<ReadonlyArray<string>, DbError.DbError>
   /** Counts by state, page records by status class and error kind, bytes, time range, waiting URLs. */
   readonly stats: () => Effect.Effect<Stats, DbError.DbError>
   /**

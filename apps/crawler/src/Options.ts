@@ -56,6 +56,11 @@ export interface Options {
   readonly retries: number
   /** Largest body, after decompression. Default 10 MiB. */
   readonly maxBytes: number
+  /**
+   * Fetch hosts that resolve to private, loopback or link-local addresses
+   * even when they are not a start URL's host (see `AddressPolicy`). Default `false`.
+   */
+  readonly allowPrivate: boolean
   /** Keep every body in a content-addressed store in this directory. Default: none. */
   readonly saveBodies: string | undefined
   /** Treat URLs differing only in query parameter order as one. Default `false`. */
@@ -66,7 +71,12 @@ export interface Options {
   readonly out: string | undefined
   /** Continue the crawl stored in the database. */
   readonly resume: boolean
-  /** How long a claimed URL stays reserved before another worker may take it, in ms. Default `300_000`. */
+  /**
+   * How long a claimed URL stays reserved before another worker may take
+   * it, in ms; the worker renews its leases every third of this (its
+   * heartbeat), so only a dead worker's leases run out. Also how long a
+   * worker may be silent before the others declare it dead. Default `30_000`.
+   */
   readonly leaseMs: number
   /** How long in-flight pages may take after a stop request, in ms. Default `10_000`. */
   readonly graceMs: number
@@ -97,12 +107,13 @@ export const defaults: Options = {
   timeoutMs: 30_000,
   retries: 3,
   maxBytes: 10 * 1024 * 1024,
+  allowPrivate: false,
   saveBodies: undefined,
   sortQuery: false,
   stripTracking: true,
   out: undefined,
   resume: false,
-  leaseMs: 300_000,
+  leaseMs: 30_000,
   graceMs: 10_000,
   progress: true
 }
@@ -152,6 +163,9 @@ export const make = (input: Partial<Options>): Either.Either<Options, InvalidOpt
     (Number.isFinite(o.timeoutMs) && o.timeoutMs > 0
       ? undefined
       : new InvalidOption({ option: "timeout", reason: `expected a duration > 0, got ${o.timeoutMs} ms` })) ??
+    (Number.isFinite(o.leaseMs) && o.leaseMs >= 5000
+      ? undefined
+      : new InvalidOption({ option: "lease", reason: `expected at least 5 s, got ${o.leaseMs / 1000} s` })) ??
     (Number.isInteger(o.retries) && o.retries >= 0
       ? undefined
       : new InvalidOption({ option: "retries", reason: `expected a whole number >= 0, got ${o.retries}` })) ??

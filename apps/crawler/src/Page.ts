@@ -96,6 +96,7 @@ export type PageRecord = typeof PageRecord.Type
  * - `http_status`: the server answered >= 400 (the record has the status);
  * - `not_html`: fetched, not parsed (another content type);
  * - `out_of_scope_redirect`: a redirect to a URL outside the crawl's scope (recorded, not fetched);
+ * - `private_address`: the host resolves to a private, loopback or link-local address and is not a start URL's host (refused, nothing sent);
  * - `handler`: the page was fetched but the user's page handler failed;
  * - the others are fetch failures after retries.
  *
@@ -112,6 +113,7 @@ export type ErrorKind =
   | "too_many_redirects"
   | "invalid_redirect"
   | "out_of_scope_redirect"
+  | "private_address"
   | "robots_disallowed"
   | "robots_unavailable"
   | "not_html"

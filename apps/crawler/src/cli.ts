@@ -1,5 +1,6 @@
 /**
  * The `crawl` command line: `crawl <url...> [options]` (the default),
+ * `crawl worker` (join a Postgres crawl as one more process),
  * `crawl status`, `crawl export`. It parses flags, provides layers and
  * prints; the crawling is `Crawler.crawl`.
  *
@@ -25,7 +26,9 @@ import * as Crawler from "./Crawler.js"
 import * as Frontier from "./Frontier.js"
 import * as Options from "./Options.js"
 import * as Store from "./Store.js"
+import * as stored from "./internal/stored.js"
 import * as Url from "./Url.js"
+import * as Workers from "./Workers.js"
 
 /**
  * A user error: printed as one line on stderr, exit code 2.
@@ -125,6 +128,9 @@ const crawlFlags = {
     CliOptions.withDescription(`Largest response body in bytes, after decompression. Default: ${Options.defaults.maxBytes} (10 MiB).`),
     CliOptions.withDefault(Options.defaults.maxBytes)
   ),
+  allowPrivate: CliOptions.boolean("allow-private").pipe(
+    CliOptions.withDescription("Also fetch hosts that resolve to private, loopback or link-local addresses. Default: off (only the start URLs' own hosts may; other such links, redirects and sitemap entries are recorded as private_address).")
+  ),
   saveBodies: CliOptions.text("save-bodies").pipe(
     CliOptions.withDescription("Keep every body (gzip, content-addressed) in this directory, e.g. ./data/bodies. Default: bodies are not kept."),
     CliOptions.optional
@@ -134,6 +140,10 @@ const crawlFlags = {
   ),
   keepTracking: CliOptions.boolean("keep-tracking").pipe(
     CliOptions.withDescription("Keep tracking parameters (utm_*, gclid, fbclid, ...) in URLs. Default: off (they are dropped).")
+  ),
+  lease: CliOptions.float("lease").pipe(
+    CliOptions.withDescription(`Seconds a claimed URL stays reserved. Each worker renews its leases every third of it; a worker silent this long is found dead and its work goes to the others. Default: ${Options.defaults.leaseMs / 1000}.`),
+    CliOptions.withDefault(Options.defaults.leaseMs / 1000)
   ),
   resume: CliOptions.boolean("resume").pipe(
     CliOptions.withDescription("Continue the crawl stored in --db (start URLs may be left out). Default: off (a --db that already holds a crawl is refused).")
@@ -166,11 +176,13 @@ const toOptions = (flags: CrawlFlags): Partial<Options.Options> => ({
   timeoutMs: flags.timeout * 1000,
   retries: flags.retries,
   maxBytes: flags.maxBytes,
+  allowPrivate: flags.allowPrivate,
   saveBodies: Option.getOrUndefined(flags.saveBodies),
   sortQuery: flags.sortQuery,
   stripTracking: !flags.keepTracking,
   out: Option.getOrUndefined(flags.out),
   resume: flags.resume,
+  leaseMs: flags.lease * 1000,
   progress: !flags.noProgress
 })
 
@@ -211,7 +223,16 @@ export const formatSummary = (s: Store.Summary, run?: { readonly ms: number; rea
 
 const quote = (arg: string): string => /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`
 
-const crawlCommand = Command.make("crawl", crawlFlags, (flags) =>
+/**
+ * Runs a crawl in this process with the signal handling of the command
+ * line (first SIGINT/SIGTERM: graceful stop; second: stop at once), then
+ * prints its summary. `options` is read once the database is open.
+ */
+const runCrawl = (
+  dbFlag: Option.Option<string>,
+  options: Effect.Effect<Partial<Options.Options>, UsageError, Frontier.Frontier>,
+  run: { readonly join?: boolean; readonly again: (argv: ReadonlyArray<string>) => string }
+) =>
   Effect.gen(function*() {
     const stop = yield* Deferred.make<void>()
     const interrupted = yield* Deferred.make<void>()
@@ -237,21 +258,81 @@ const crawlCommand = Command.make("crawl", crawlFlags, (flags) =>
           process.off("SIGTERM", onSignal)
         })
     )
-    const options = toOptions(flags)
-    const summary = yield* Crawler.crawl(options, { stop }).pipe(
+    const { input, summary } = yield* Effect.gen(function*() {
+      const input = yield* options
+      const summary = yield* Crawler.crawl(input, { stop, join: run.join })
+      return { input, summary }
+    }).pipe(
       Effect.raceFirst(Effect.zipRight(Deferred.await(interrupted), Effect.fail(new UsageError({ message: "stopped at once" })))),
-      Effect.provide(dbLayer(flags.db)),
+      Effect.provide(dbLayer(dbFlag)),
       Effect.mapError((error) => error._tag === "UsageError" ? error : new UsageError({ message: error.message }))
     )
+    if (summary.alreadyFinished) {
+      const id = summary.crawl === null ? "" : ` ${summary.crawl.id}`
+      yield* Console.error(`crawl${id} is finished (${summary.pages} pages): nothing left to do. See: crawl status, crawl export`)
+      return
+    }
     yield* Console.error(formatSummary(summary, { ms: summary.runMs, pages: summary.runPages }))
-    if (options.out !== undefined) yield* Console.error(`records    ${options.out}`)
+    if (input.out !== undefined) yield* Console.error(`records    ${input.out}`)
     if (summary.stopped) {
-      const argv = process.argv.slice(2).filter((arg) => arg !== "--resume")
-      yield* Console.error(`stopped; continue with: npm run crawl -- ${[...argv, "--resume"].map(quote).join(" ")}`)
+      yield* Console.error(`stopped; continue with: npm run crawl -- ${run.again(process.argv.slice(2))}`)
       process.exitCode = 130
     }
-  }).pipe(Effect.scoped, Effect.provide(Logging.layerWith({ level: logLevel(flags.logLevel) })))
+  }).pipe(Effect.scoped)
+
+const crawlCommand = Command.make("crawl", crawlFlags, (flags) =>
+  runCrawl(flags.db, Effect.succeed(toOptions(flags)), {
+    again: (argv) => [...argv.filter((arg) => arg !== "--resume"), "--resume"].map(quote).join(" ")
+  }).pipe(Effect.provide(Logging.layerWith({ level: logLevel(flags.logLevel) })))
 ).pipe(Command.withDescription("Crawl from the start URLs: politely, resumably, each page stored exactly once."))
+
+// ---------------------------------------------------------------------------
+// worker
+// ---------------------------------------------------------------------------
+
+const isPostgres = (target: string): boolean => /^postgres(ql)?:\/\//i.test(target)
+
+const workerCommand = Command.make(
+  "worker",
+  {
+    db,
+    concurrency: positive("concurrency", "Requests in flight at once for this worker, all hosts together. Default: the crawl's."),
+    maxPages: positive("max-pages", "Stop this worker after this many pages (default: no limit)."),
+    out: crawlFlags.out,
+    noProgress: crawlFlags.noProgress,
+    logLevel: crawlFlags.logLevel
+  },
+  (flags) =>
+    Effect.gen(function*() {
+      const target = Option.getOrElse(flags.db, () => process.env["DATABASE_URL"] ?? "")
+      if (!isPostgres(target)) {
+        return yield* new UsageError({
+          message: "worker: joining a crawl needs PostgreSQL (--db postgres://... or DATABASE_URL). A SQLite crawl is run by one process; continue it with --resume"
+        })
+      }
+      // The crawl's own options (scope, limits, lease...), this worker's concurrency and output.
+      const options = Effect.gen(function*() {
+        const crawl = yield* Effect.flatMap(Frontier.Frontier, (frontier) => frontier.crawl()).pipe(
+          Effect.mapError((error) => new UsageError({ message: error.message }))
+        )
+        if (Option.isNone(crawl)) {
+          return yield* new UsageError({
+            message: `the database holds no crawl to join. Start one first: npm run crawl -- <url> --db ${target.replace(/\/\/[^@/]*@/, "//")}`
+          })
+        }
+        return {
+          ...stored.options(crawl.value),
+          ...Option.match(flags.concurrency, { onNone: () => ({}), onSome: (concurrency) => ({ concurrency }) }),
+          maxPages: Option.getOrUndefined(flags.maxPages),
+          out: Option.getOrUndefined(flags.out),
+          progress: !flags.noProgress
+        }
+      })
+      yield* runCrawl(flags.db, options, { join: true, again: (argv) => argv.map(quote).join(" ") })
+    }).pipe(Effect.provide(Logging.layerWith({ level: logLevel(flags.logLevel) })))
+).pipe(Command.withDescription(
+  "Join the crawl stored in a PostgreSQL --db as one more worker, with the crawl's own options; any number of workers on any number of machines. Exits when nothing is left."
+))
 
 const logLevel = (name: "trace" | "debug" | "info" | "warning" | "error" | "none") => {
   const parsed = Logging.parseLevel(name)
@@ -270,8 +351,10 @@ const statusCommand = Command.make("status", { db }, (flags) =>
       yield* Console.log(`seeds      ${summary.crawl.seeds.join(" ")}`)
     }
     yield* Console.log(formatSummary(summary))
+    const workers = yield* Workers.list.pipe(Effect.mapError(openError))
+    if (workers.length > 0) yield* Console.log(Workers.format(workers, Date.now()))
   }).pipe(Effect.provide(dbLayer(flags.db)), Effect.mapError((e) => e._tag === "UsageError" ? e : openError(e)))
-).pipe(Command.withDescription("Print the frontier and result counts of a stored crawl."))
+).pipe(Command.withDescription("Print the frontier and result counts of a stored crawl, and its workers (pages, rate, last heartbeat, alive or dead)."))
 
 const exportCommand = Command.make(
   "export",
@@ -302,7 +385,7 @@ const exportCommand = Command.make(
  * @since 0.1.0
  * @category commands
  */
-export const command = crawlCommand.pipe(Command.withSubcommands([statusCommand, exportCommand]))
+export const command = crawlCommand.pipe(Command.withSubcommands([workerCommand, statusCommand, exportCommand]))
 
 /**
  * Parses `argv` (as `process.argv`) and runs. User errors print one line on

@@ -32,5 +32,14 @@ export * as Options from "./Options.js"
 /** Fetching with manners: robots.txt, Crawl-delay floors, per-host caps, scoped redirects, through `Http`. @since 0.1.0 */
 export * as Fetcher from "./Fetcher.js"
 
+/** Which hosts a crawl may connect to: private, loopback and link-local addresses refused (SSRF), cached per host. @since 0.1.0 */
+export * as AddressPolicy from "./AddressPolicy.js"
+
 /** The crawl: frontier → fetch → extract → your handler → commit, to its end or a stop request. @since 0.1.0 */
 export * as Crawler from "./Crawler.js"
+
+/** The crawl's processes: registration, heartbeats, dead workers found and their work handed back, `status` rows. @since 0.1.0 */
+export * as Workers from "./Workers.js"
+
+/** Politeness for all the workers of a Postgres crawl together: shared in-flight slots, start reservations, backoff. @since 0.1.0 */
+export * as HostSlots from "./HostSlots.js"

@@ -120,11 +120,11 @@ forEachDialect("Frontier", (h) => {
       yield* query(db, "UPDATE meta SET value = '99' WHERE key = 'schema_version'")
       const byMeta = yield* Effect.flip(Effect.provideService(Frontier.make, Db.Db, db))
       expect(byMeta._tag === "IncompatibleDatabase" && byMeta.reason).toBe("newer-schema")
-      expect(byMeta.message).toContain("schema is version 99, this version knows up to 1")
+      expect(byMeta.message).toContain("schema is version 99, this version knows up to 2")
       expect(byMeta.message).toContain("run that version, or start a new crawl in a new database")
 
-      yield* query(db, "UPDATE meta SET value = '1' WHERE key = 'schema_version'")
-      yield* query(db, "INSERT INTO crawl_migrations (migration_id, name) VALUES (2, 'future')")
+      yield* query(db, "UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+      yield* query(db, "INSERT INTO crawl_migrations (migration_id, name) VALUES (3, 'future')")
       const byMigrations = yield* Effect.flip(Effect.provideService(Frontier.make, Db.Db, db))
       expect(byMigrations._tag === "IncompatibleDatabase" && byMigrations.reason).toBe("newer-schema")
     }))
@@ -134,12 +134,12 @@ forEachDialect("Frontier", (h) => {
       const input = yield* h.fresh
       yield* openFrontier(input)
       const { db, frontier } = yield* openFrontier(input)
-      expect(yield* count(db, "crawl_migrations")).toBe(1)
+      expect(yield* count(db, "crawl_migrations")).toBe(2)
       const meta = yield* query<{ readonly key: string; readonly value: string }>(
         db,
         "SELECT key, value FROM meta WHERE key IN ('tool', 'schema_version') ORDER BY key"
       )
-      expect(meta).toEqual([{ key: "schema_version", value: "1" }, { key: "tool", value: "fiberkit-crawler" }])
+      expect(meta).toEqual([{ key: "schema_version", value: "2" }, { key: "tool", value: "fiberkit-crawler" }])
       expect(yield* Effect.orDie(frontier.crawl())).toEqual(Option.none())
       expect(yield* Effect.orDie(frontier.finished())).toEqual({ finished: true, nextEligibleAt: null })
     }))

@@ -263,15 +263,25 @@ export const service = (db: Db.Service): Frontier.Service => {
       return created
     })
 
+  // SQLite holds one crawling process, so every lease left is a stopped
+  // one's. On Postgres other workers may be crawling: only leases whose
+  // owner (the token's first part, see `claim`) is not a live worker go back.
+  const releaseLeft = (now: number) =>
+    db.dialect === "sqlite"
+      ? db.sql`UPDATE urls SET state = 'pending', lease_token = NULL, leased_until = NULL WHERE state = 'leased'`.raw
+      : db.sql`UPDATE urls SET state = 'pending', lease_token = NULL, leased_until = NULL
+          WHERE state = 'leased' AND NOT EXISTS (
+            SELECT 1 FROM workers w WHERE w.state = 'alive' AND w.heartbeat_at + w.lease_ms > ${now}
+              AND urls.lease_token LIKE w.id || '.%')`.raw
+
   const resume = (): Effect.Effect<Frontier.Resumed, Frontier.NoCrawl | DbError.DbError> =>
-    db.transaction(Effect.gen(function*() {
-      const crawl = yield* frontierRead.crawl(db)
-      if (Option.isNone(crawl)) return yield* new Frontier.NoCrawl({ target: db.target })
-      const raw = yield* db.typed(
-        db.sql`UPDATE urls SET state = 'pending', lease_token = NULL, leased_until = NULL WHERE state = 'leased'`.raw
-      )
-      return { crawl: crawl.value, released: changesOf(raw) }
-    })).pipe(Effect.tap(() => analyze))
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      db.transaction(Effect.gen(function*() {
+        const crawl = yield* frontierRead.crawl(db)
+        if (Option.isNone(crawl)) return yield* new Frontier.NoCrawl({ target: db.target })
+        const raw = yield* db.typed(releaseLeft(now))
+        return { crawl: crawl.value, released: changesOf(raw) }
+      }))).pipe(Effect.tap(() => analyze))
 
   const seed = (entries: ReadonlyArray<Page.Discovered>): Effect.Effect<Frontier.Inserted, DbError.DbError> =>
     Effect.suspend(() => {
@@ -283,11 +293,19 @@ export const service = (db: Db.Service): Frontier.Service => {
           Effect.as(inserted >= ANALYZE_AFTER ? analyze : Effect.void, { inserted, tooLong: urls.tooLong })))
     })
 
-  const claim = (n: number, leaseMs: number): Effect.Effect<ReadonlyArray<Page.Lease>, DbError.DbError> => {
+  const claim = (
+    n: number,
+    leaseMs: number,
+    owner?: string
+  ): Effect.Effect<ReadonlyArray<Page.Lease>, DbError.DbError> => {
     if (!Number.isInteger(n) || n < 1) return Effect.succeed([])
+    if (owner !== undefined && !OWNER.test(owner)) {
+      return Effect.dieMessage(`Frontier.claim: owner must be letters, digits and '-', got ${JSON.stringify(owner)}`)
+    }
     return Effect.flatMap(Clock.currentTimeMillis, (now) => {
       const until = now + leaseMs
-      const statement = sql.claim(now, until, n, `${randomBytes(6).toString("hex")}.`)
+      const random = randomBytes(6).toString("hex")
+      const statement = sql.claim(now, until, n, owner === undefined ? `${random}.` : `${owner}.${random}.`)
       // SQLite: BEGIN IMMEDIATE (and the retry on a lock held by another
       // process). Postgres: one statement is its own transaction, and SKIP
       // LOCKED never waits, so it needs neither.
@@ -357,6 +375,18 @@ export const service = (db: Db.Service): Frontier.Service => {
       return rows.length === 0 ? Effect.succeed(0) : db.transaction(sql.release(rows))
     })
 
+  const renew = (tokens: ReadonlyArray<string>, leaseMs: number): Effect.Effect<ReadonlyArray<string>, DbError.DbError> =>
+    Effect.suspend(() => {
+      const rows: Array<ReadonlyArray<unknown>> = []
+      for (const token of tokens) {
+        const id = idOfToken(token)
+        if (id !== undefined) rows.push([id, token])
+      }
+      if (rows.length === 0) return Effect.succeed([])
+      return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.map(db.typed(sql.renew(rows, now + leaseMs)), (held) => held.map((r) => r.lease_token)))
+    })
+
   const finished = (): Effect.Effect<Frontier.Finished, DbError.DbError> =>
     Effect.map(
       db.typed(
@@ -412,12 +442,16 @@ export const service = (db: Db.Service): Frontier.Service => {
     claim,
     complete,
     release,
+    renew,
     stats: () => Effect.flatMap(Clock.currentTimeMillis, (now) => frontierRead.stats(db, now)),
     finished,
     getRobots,
     putRobots
   }
 }
+
+/** Lease owners (worker ids) go into tokens and `LIKE` patterns: no dots, no wildcards. */
+const OWNER = /^[A-Za-z0-9-]{1,64}$/
 
 const changesOf = (raw: unknown): number => {
   if (typeof raw !== "object" || raw === null) return 0

@@ -47,6 +47,8 @@ export interface Statements {
   readonly insertUrls: (rows: Rows, now: number) => Effect.Effect<number, SqlError>
   /** Rows `[id, token]`: still-held leases become pending; returns how many. */
   readonly release: (rows: Rows) => Effect.Effect<number, SqlError>
+  /** Rows `[id, token]`: still-held leases now expire at `until`; returns the tokens that were held. */
+  readonly renew: (rows: Rows, until: number) => Effect.Effect<ReadonlyArray<{ readonly lease_token: string }>, SqlError>
 }
 
 /** The `pages` columns in the order of a page row. @internal */
@@ -143,13 +145,19 @@ const SQLITE_RELEASE = `WITH v(vid, vtoken) AS (SELECT ${extract(2)} FROM json_e
 UPDATE urls SET state = 'pending', lease_token = NULL, leased_until = NULL
 FROM v WHERE urls.id = v.vid AND urls.lease_token = v.vtoken AND +urls.state = 'leased'`
 
+const SQLITE_RENEW = `WITH v(vid, vtoken) AS (SELECT ${extract(2)} FROM json_each(?))
+UPDATE urls SET leased_until = ?
+FROM v WHERE urls.id = v.vid AND urls.lease_token = v.vtoken AND +urls.state = 'leased'
+RETURNING lease_token`
+
 const sqlite = (sql: Db.Service["sql"]): Statements => ({
   claim: (now, until, n, prefix) => sql.unsafe<ClaimedRow>(SQLITE_CLAIM, [now, n, now, n, n, prefix, until]),
   transition: (rows) => sql.unsafe<{ readonly lease_token: string }>(SQLITE_TRANSITION, [JSON.stringify(rows)]),
   reserveSeq: (n) => Effect.map(sql.unsafe<{ readonly value: unknown }>(SQLITE_SEQ, [n]), (r) => Number(r[0]?.value)),
   insertPages: (rows) => sql.unsafe(SQLITE_PAGES, [JSON.stringify(rows)]).raw,
   insertUrls: (rows, now) => Effect.map(sql.unsafe(SQLITE_URLS, [now, JSON.stringify(rows)]).raw, changesOf),
-  release: (rows) => Effect.map(sql.unsafe(SQLITE_RELEASE, [JSON.stringify(rows)]).raw, changesOf)
+  release: (rows) => Effect.map(sql.unsafe(SQLITE_RELEASE, [JSON.stringify(rows)]).raw, changesOf),
+  renew: (rows, until) => sql.unsafe<{ readonly lease_token: string }>(SQLITE_RENEW, [JSON.stringify(rows), until])
 })
 
 // Postgres: FOR UPDATE SKIP LOCKED in each arm, so concurrent claimers take
@@ -187,6 +195,11 @@ const PG_RELEASE = `UPDATE urls AS u SET state = 'pending', lease_token = NULL, 
 FROM unnest($1::bigint[], $2::text[]) AS v(id, token)
 WHERE u.id = v.id AND u.lease_token = v.token AND u.state = 'leased'`
 
+const PG_RENEW = `UPDATE urls AS u SET leased_until = $3
+FROM unnest($1::bigint[], $2::text[]) AS v(id, token)
+WHERE u.id = v.id AND u.lease_token = v.token AND u.state = 'leased'
+RETURNING u.lease_token`
+
 /** Row tuples to one array per column. */
 const columns = (rows: Rows, width: number): Array<Array<unknown>> => {
   const out: Array<Array<unknown>> = []
@@ -204,7 +217,8 @@ const pg = (sql: Db.Service["sql"]): Statements => ({
   reserveSeq: (n) => Effect.map(sql.unsafe<{ readonly value: unknown }>(PG_SEQ, [n]), (r) => Number(r[0]?.value)),
   insertPages: (rows) => sql.unsafe(PG_PAGES, columns(rows, PAGE_COLUMNS.length)).raw,
   insertUrls: (rows, now) => Effect.map(sql.unsafe(PG_URLS, [...columns(rows, 5), now]).raw, changesOf),
-  release: (rows) => Effect.map(sql.unsafe(PG_RELEASE, columns(rows, 2)).raw, changesOf)
+  release: (rows) => Effect.map(sql.unsafe(PG_RELEASE, columns(rows, 2)).raw, changesOf),
+  renew: (rows, until) => sql.unsafe<{ readonly lease_token: string }>(PG_RENEW, [...columns(rows, 2), until])
 })
 
 /** The statements of `db`'s dialect. @internal */

@@ -9,10 +9,12 @@
  *
  * @internal
  */
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Queue from "effect/Queue"
 import type * as Frontier from "../Frontier.js"
@@ -30,12 +32,21 @@ export interface LoopOptions {
   readonly batch: number
   /** How long the writer waits for more completions before committing a batch. */
   readonly lingerMs: number
+  /** Written at the start of every lease token (the worker's id), so a dead worker's leases can be found. */
+  readonly owner?: string | undefined
+  /** How often {@link LoopHooks.heartbeat} runs; default a third of `leaseMs`. */
+  readonly heartbeatMs?: number | undefined
 }
 
 /** What the loop reports as it goes (for progress and output). @internal */
 export interface LoopHooks<E, R> {
   /** After each commit, with the completions that committed (lost leases left out). */
   readonly committed: (completions: ReadonlyArray<Page.Completion>) => Effect.Effect<void, E, R>
+  /**
+   * Every `heartbeatMs` while the loop runs, with the tokens of every lease
+   * claimed and not yet committed (to renew them). A failure ends the loop.
+   */
+  readonly heartbeat?: ((tokens: ReadonlyArray<string>) => Effect.Effect<void, E, R>) | undefined
 }
 
 /** @internal */
@@ -133,7 +144,7 @@ export const run = <E, R, E2, R2>(
         // Claim in batches (a claim costs about the same for 1 row as for 64):
         // refill once half the buffer is free, or at once when workers may starve.
         if (room > 0 && (room >= options.workers || queued < options.workers / 2 || counters.outstanding === 0)) {
-          const leases = yield* frontier.claim(Math.min(room, options.batch), options.leaseMs)
+          const leases = yield* frontier.claim(Math.min(room, options.batch), options.leaseMs, options.owner)
           if (leases.length > 0) {
             counters.outstanding += leases.length
             for (const lease of leases) held.set(lease.token, lease)
@@ -143,11 +154,13 @@ export const run = <E, R, E2, R2>(
           if (counters.outstanding === 0) {
             const state = yield* frontier.finished()
             if (state.finished) return "finished" as const
-            // Pending entries exist but are not eligible yet (postponed): sleep until the first one is.
+            // Pending entries exist but are not eligible yet (postponed), or other
+            // workers hold leases (their pages will bring new links): look again
+            // when the first one is eligible, and at least every quarter second.
             const now = yield* Clock.currentTimeMillis
             const until = state.nextEligibleAt ?? now + 1000
             yield* Effect.raceFirst(
-              Effect.sleep(Duration.millis(Math.min(1000, Math.max(10, until - now)))),
+              Effect.sleep(Duration.millis(Math.min(250, Math.max(10, until - now)))),
               Deferred.await(stop)
             )
             continue
@@ -203,9 +216,22 @@ export const run = <E, R, E2, R2>(
       })
     )
 
+    // -- heartbeat --------------------------------------------------------
+    // Leases are renewed long before they run out (a third of the lease by
+    // default), so a live worker never loses one to a slow page.
+    const beat = hooks.heartbeat
+    const heartbeat = beat === undefined ? Effect.never : Effect.forever(Effect.zipRight(
+      Effect.sleep(Duration.millis(options.heartbeatMs ?? Math.max(1, Math.floor(options.leaseMs / 3)))),
+      Effect.suspend(() => beat(Array.from(held.keys())))
+    ))
+
     const workerFibers = yield* Effect.forkAll(Array.from({ length: options.workers }, () => worker))
     const writerFiber = yield* Effect.fork(writer)
-    const failures = Effect.raceFirst(Fiber.join(workerFibers), Fiber.join(writerFiber))
+    const heartbeatFiber = yield* Effect.fork(heartbeat)
+    const failures = Effect.raceFirst(
+      Effect.raceFirst(Fiber.join(workerFibers), Fiber.join(writerFiber)),
+      Fiber.join(heartbeatFiber)
+    )
 
     // The claimer ends the crawl; a worker or writer failure ends it too.
     const outcome = yield* Effect.raceFirst(claimer, Effect.flatMap(failures, () => Effect.never))
@@ -233,6 +259,9 @@ export const run = <E, R, E2, R2>(
     if (rest.length > 0) yield* commit(Array.from(rest))
     yield* Fiber.interrupt(writerFiber)
     yield* Fiber.interrupt(stopWatcher)
+    // A heartbeat that failed while the last pages drained still ends the loop with its error.
+    const beatExit = yield* Fiber.interrupt(heartbeatFiber)
+    if (Exit.isFailure(beatExit) && !Cause.isInterruptedOnly(beatExit.cause)) return yield* Effect.failCause(beatExit.cause)
     // In-flight pages interrupted after the grace period: their leases go back.
     if (held.size > 0) {
       const tokens = Array.from(held.keys())

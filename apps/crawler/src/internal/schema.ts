@@ -15,7 +15,7 @@ import * as Effect from "effect/Effect"
 export const TOOL = "fiberkit-crawler"
 
 /** The schema version this code writes and understands (= the last migration id). @internal */
-export const SCHEMA_VERSION = 1
+export const SCHEMA_VERSION = 2
 
 /** The migrations table, independent of the `Db` app name. @internal */
 export const MIGRATIONS_TABLE = "crawl_migrations"
@@ -30,7 +30,16 @@ export const MIGRATIONS_TABLE = "crawl_migrations"
 export const MAX_KEY_BYTES = 2048
 
 /** The tables the migrations create. @internal */
-export const TABLES: ReadonlyArray<string> = ["meta", "urls", "pages", "robots", MIGRATIONS_TABLE]
+export const TABLES: ReadonlyArray<string> = [
+  "meta",
+  "urls",
+  "pages",
+  "robots",
+  "workers",
+  "hosts",
+  "host_slots",
+  MIGRATIONS_TABLE
+]
 
 // The claim walks pending URLs in (depth, id) order and expired leases by
 // expiry. Partial indexes hold only the rows in those states, so done URLs
@@ -136,6 +145,83 @@ const pgV1 = [
   )`
 ]
 
+// Version 2: the crawl's processes and the cluster-wide politeness state.
+// `workers`: one row per crawler process (heartbeat, pages, how it ended).
+// `hosts`: per host, the earliest next request start (`next_at`), the
+// configured spacing (`base_ms`, from --rate), the robots Crawl-delay floor,
+// the adaptive slow-down and the shared Retry-After pause; its times are the
+// database server's clock, so workers on machines with skewed clocks still
+// space their requests right. `host_slots`: the per-host in-flight cap as
+// `cap` rows per host, each free or held by a worker (taken with SKIP
+// LOCKED, freed on completion or when the holder is found dead). The
+// same tables exist on SQLite, where one process crawls and they only hold
+// its worker row.
+const sqliteV2 = [
+  `CREATE TABLE workers (
+    id TEXT PRIMARY KEY NOT NULL,
+    host TEXT NOT NULL,
+    machine TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    started_at INTEGER NOT NULL,
+    heartbeat_at INTEGER NOT NULL,
+    lease_ms INTEGER NOT NULL,
+    pages INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL DEFAULT 'alive' CHECK (state IN ('alive', 'done', 'stopped', 'failed', 'dead')),
+    ended_at INTEGER
+  )`,
+  `CREATE TABLE hosts (
+    host TEXT PRIMARY KEY NOT NULL,
+    next_at INTEGER NOT NULL DEFAULT 0,
+    base_ms INTEGER NOT NULL DEFAULT 0,
+    floor_ms INTEGER NOT NULL DEFAULT 0,
+    slow_ms INTEGER NOT NULL DEFAULT 0,
+    backoff_until INTEGER NOT NULL DEFAULT 0,
+    throttled_at INTEGER NOT NULL DEFAULT 0,
+    throttles INTEGER NOT NULL DEFAULT 0
+  )`,
+  `CREATE TABLE host_slots (
+    host TEXT NOT NULL,
+    slot INTEGER NOT NULL,
+    worker TEXT,
+    taken_at INTEGER,
+    PRIMARY KEY (host, slot)
+  )`,
+  `CREATE INDEX host_slots_held ON host_slots (worker) WHERE worker IS NOT NULL`
+]
+
+const pgV2 = [
+  `CREATE TABLE workers (
+    id text PRIMARY KEY,
+    host text NOT NULL,
+    machine text NOT NULL,
+    pid integer NOT NULL,
+    started_at bigint NOT NULL,
+    heartbeat_at bigint NOT NULL,
+    lease_ms bigint NOT NULL,
+    pages bigint NOT NULL DEFAULT 0,
+    state text NOT NULL DEFAULT 'alive' CHECK (state IN ('alive', 'done', 'stopped', 'failed', 'dead')),
+    ended_at bigint
+  )`,
+  `CREATE TABLE hosts (
+    host text PRIMARY KEY,
+    next_at bigint NOT NULL DEFAULT 0,
+    base_ms bigint NOT NULL DEFAULT 0,
+    floor_ms bigint NOT NULL DEFAULT 0,
+    slow_ms bigint NOT NULL DEFAULT 0,
+    backoff_until bigint NOT NULL DEFAULT 0,
+    throttled_at bigint NOT NULL DEFAULT 0,
+    throttles integer NOT NULL DEFAULT 0
+  )`,
+  `CREATE TABLE host_slots (
+    host text NOT NULL,
+    slot integer NOT NULL,
+    worker text,
+    taken_at bigint,
+    PRIMARY KEY (host, slot)
+  )`,
+  `CREATE INDEX host_slots_held ON host_slots (worker) WHERE worker IS NOT NULL`
+]
+
 /**
  * The migrations. The first one also writes the tool marker, the schema
  * version and the page sequence counter into `meta`, in the same
@@ -149,8 +235,14 @@ export const migrations: Migrations.Source = {
     const statements = sql.onDialectOrElse({ pg: () => pgV1, orElse: () => sqliteV1 })
     for (const statement of statements) yield* sql.unsafe(statement)
     yield* sql.unsafe(
-      `INSERT INTO meta (key, value) VALUES ('tool', '${TOOL}'), ('schema_version', '${SCHEMA_VERSION}'), ('seq', '0')`
+      `INSERT INTO meta (key, value) VALUES ('tool', '${TOOL}'), ('schema_version', '1'), ('seq', '0')`
     )
+  }),
+  "2_workers": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const statements = sql.onDialectOrElse({ pg: () => pgV2, orElse: () => sqliteV2 })
+    for (const statement of statements) yield* sql.unsafe(statement)
+    yield* sql.unsafe(`UPDATE meta SET value = '2' WHERE key = 'schema_version'`)
   })
 }
 
