@@ -21,13 +21,12 @@ import { describe, expect, it } from "@effect/vitest"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Db } from "@fiberkit/core"
 import { Frontier, type Page, Store, Workers } from "@fiberkit/crawler"
-import { SyntheticSite, TestServer } from "@fiberkit/testkit"
+import { ChildProcess, SyntheticSite, TestServer } from "@fiberkit/testkit"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
-import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -50,39 +49,12 @@ if (postgresDown !== undefined && process.env["REQUIRE_POSTGRES"] === "1") {
   throw new Error(`REQUIRE_POSTGRES=1 but Postgres is unreachable: ${postgresDown}`)
 }
 
-interface Ended {
-  readonly code: number | null
-  readonly signal: NodeJS.Signals | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
-interface Run {
-  readonly child: ChildProcess.ChildProcess
-  readonly done: Promise<Ended>
-}
-
 /** The crawler CLI as a child process, on the Postgres schema `schema`. */
-const start = (args: ReadonlyArray<string>, schema: string): Run => {
-  const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", bin, ...args], {
-    cwd: root,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, DATABASE_URL: "", DB_SCHEMA: schema }
-  })
+const start = (args: ReadonlyArray<string>, schema: string): ChildProcess.Run => {
+  const run = ChildProcess.tsx(bin, args, { cwd: root, env: { DATABASE_URL: "", DB_SCHEMA: schema } })
   // The server's arrival times are the measure: the crawlers yield the CPU to it.
-  if (child.pid !== undefined) Os.setPriority(child.pid, 10)
-  let stdout = ""
-  let stderr = ""
-  child.stdout?.on("data", (chunk: Buffer) => {
-    stdout += chunk.toString()
-  })
-  child.stderr?.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString()
-  })
-  const done = new Promise<Ended>((resolve) => {
-    child.on("exit", (code, signal) => resolve({ code, signal, stdout, stderr }))
-  })
-  return { child, done }
+  if (run.child.pid !== undefined) Os.setPriority(run.child.pid, 10)
+  return run
 }
 
 const wait = <A>(promise: Promise<A>) => Effect.promise(() => promise)

@@ -12,9 +12,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Db } from "@fiberkit/core"
 import type { Page } from "@fiberkit/crawler"
-import { SyntheticSite, TestServer } from "@fiberkit/testkit"
+import { ChildProcess, SyntheticSite, TestServer } from "@fiberkit/testkit"
 import * as Effect from "effect/Effect"
-import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -27,26 +26,8 @@ const SEED = Number(process.env["KILL_SEED"] ?? 424_242)
 const KILLS = 10
 const MAX_DEPTH = 5
 
-interface Run {
-  readonly child: ChildProcess.ChildProcess
-  readonly done: Promise<{ readonly code: number | null; readonly signal: NodeJS.Signals | null; readonly stderr: string }>
-}
-
-const start = (args: ReadonlyArray<string>): Run => {
-  const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", bin, ...args], {
-    cwd: root,
-    stdio: ["ignore", "ignore", "pipe"],
-    env: { ...process.env, DATABASE_URL: "" }
-  })
-  let stderr = ""
-  child.stderr?.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString()
-  })
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) => {
-    child.on("exit", (code, signal) => resolve({ code, signal, stderr }))
-  })
-  return { child, done }
-}
+const start = (args: ReadonlyArray<string>): ChildProcess.Run =>
+  ChildProcess.tsx(bin, args, { cwd: root, env: { DATABASE_URL: "" } })
 
 /** `count` distinct whole numbers in [from, to], ascending, from the seeded PRNG. */
 const killPoints = (seed: number, count: number, from: number, to: number): ReadonlyArray<number> => {

@@ -315,35 +315,9 @@ const runSubject = (subject: Subject, ctx: RunContext, site: SyntheticSite.Site,
     })
   })
 
-interface Server {
-  readonly url: string
-  readonly stop: () => Promise<void>
-}
+type Server = Site.Server
 
-const startSite = (shape: Site.Shape): Promise<Server> =>
-  new Promise((resolve, reject) => {
-    const node = [process.execPath, "--import", "tsx", Path.join(root, "packages/testkit/src/bin/site.ts"), ...Site.binFlags(shape)]
-    const [command, ...args] = pinned(serverCpu, node)
-    const child = ChildProcess.spawn(command ?? process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "inherit"] })
-    const exited = new Promise<void>((done) => child.once("exit", () => done()))
-    child.once("error", reject)
-    let out = ""
-    const onData = (chunk: Buffer) => {
-      out += chunk.toString()
-      const match = /synthetic site (\S+)/.exec(out)
-      if (match?.[1] === undefined) return
-      child.stdout.off("data", onData)
-      resolve({
-        url: match[1].endsWith("/") ? match[1] : `${match[1]}/`,
-        stop: () => {
-          child.kill("SIGTERM")
-          return exited
-        }
-      })
-    }
-    child.stdout.on("data", onData)
-    child.once("exit", (code) => reject(new Error(`the site exited with ${code} before serving: ${out}`)))
-  })
+const startSite = (shape: Site.Shape): Promise<Server> => Site.start(shape, (node) => pinned(serverCpu, node))
 
 /** Fetches some pages first, so the server's code is warm before the first subject measures it. */
 const warmUp = async (url: string, paths: ReadonlyArray<string>): Promise<void> => {

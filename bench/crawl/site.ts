@@ -18,6 +18,9 @@
  * fetches exactly the same set.
  */
 import { SyntheticSite } from "@fiberkit/testkit"
+import * as ChildProcess from "node:child_process"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
 
 /** Seed of the generated site; fixed so every run crawls the same graph. */
 export const seed = 1
@@ -83,3 +86,43 @@ export const make = (shape: Shape): SyntheticSite.Site => SyntheticSite.make(opt
 /** Root-relative paths of the pages a polite crawl from `/` ends with. */
 export const expectedPaths = (site: SyntheticSite.Site): ReadonlyArray<string> =>
   site.groundTruth.expected({ maxDepth, polite: true })
+
+/** A site server running in its own process. */
+export interface Server {
+  readonly url: string
+  readonly stop: () => Promise<void>
+}
+
+const repoRoot = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "../..")
+
+/**
+ * Starts `npm run site` for `shape` in a child process (its command passed
+ * through `wrap`, e.g. to pin it to a CPU) and resolves once it serves.
+ */
+export const start = (
+  shape: Shape,
+  wrap: (command: ReadonlyArray<string>) => ReadonlyArray<string> = (command) => command
+): Promise<Server> =>
+  new Promise((resolve, reject) => {
+    const node = [process.execPath, "--import", "tsx", Path.join(repoRoot, "packages/testkit/src/bin/site.ts"), ...binFlags(shape)]
+    const [command, ...args] = wrap(node)
+    const child = ChildProcess.spawn(command ?? process.execPath, args, { cwd: repoRoot, stdio: ["ignore", "pipe", "inherit"] })
+    const exited = new Promise<void>((done) => child.once("exit", () => done()))
+    child.once("error", reject)
+    let out = ""
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString()
+      const match = /synthetic site (\S+)/.exec(out)
+      if (match?.[1] === undefined) return
+      child.stdout.off("data", onData)
+      resolve({
+        url: match[1].endsWith("/") ? match[1] : `${match[1]}/`,
+        stop: () => {
+          child.kill("SIGTERM")
+          return exited
+        }
+      })
+    }
+    child.stdout.on("data", onData)
+    child.once("exit", (code) => reject(new Error(`the site exited with ${code} before serving: ${out}`)))
+  })

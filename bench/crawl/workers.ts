@@ -51,37 +51,7 @@ export interface Settings {
   readonly timeoutMs: number
 }
 
-interface Server {
-  readonly url: string
-  readonly stop: () => Promise<void>
-}
-
-const startSite = (shape: Site.Shape): Promise<Server> =>
-  new Promise((resolve, reject) => {
-    const child = ChildProcess.spawn(
-      process.execPath,
-      ["--import", "tsx", Path.join(root, "packages/testkit/src/bin/site.ts"), ...Site.binFlags(shape)],
-      { cwd: root, stdio: ["ignore", "pipe", "inherit"] }
-    )
-    const exited = new Promise<void>((done) => child.once("exit", () => done()))
-    child.once("error", reject)
-    let out = ""
-    const onData = (chunk: Buffer) => {
-      out += chunk.toString()
-      const match = /synthetic site (\S+)/.exec(out)
-      if (match?.[1] === undefined) return
-      child.stdout.off("data", onData)
-      resolve({
-        url: match[1].endsWith("/") ? match[1] : `${match[1]}/`,
-        stop: () => {
-          child.kill("SIGTERM")
-          return exited
-        }
-      })
-    }
-    child.stdout.on("data", onData)
-    child.once("exit", (code) => reject(new Error(`the site exited with ${code} before serving: ${out}`)))
-  })
+const startSite = (shape: Site.Shape): Promise<Site.Server> => Site.start(shape)
 
 interface Exit {
   readonly code: number | null

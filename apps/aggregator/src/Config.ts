@@ -70,22 +70,25 @@ export const Millis = Schema.transformOrFail(
 
 const PositiveInt = Schema.Number.pipe(Schema.int(), Schema.positive())
 
+/** The fields every source entry has on top of its constructor's configuration. */
+const scheduling = <Type extends "exchange" | "json" | "file">(type: Type) =>
+  Schema.Struct({
+    type: Schema.Literal(type),
+    /** Ask it at most this often. Default: every tick. */
+    interval: Schema.optional(Millis),
+    /** Ask this source for these symbols only. Default: all of the configuration's symbols. */
+    only: Schema.optional(Schema.Array(SymbolSchema))
+  })
+
 /**
  * A source of the exchange adapters (`Exchanges.all`); see `Source.ExchangeSourceConfig`.
  *
  * @since 0.1.0
  * @category schemas
  */
-export const ExchangeSource = Schema.extend(
-  Schema.Struct({
-    type: Schema.Literal("exchange"),
-    /** Ask it at most this often. Default: every tick. */
-    interval: Schema.optional(Millis),
-    /** Ask this source for these symbols only. Default: all of the configuration's symbols. */
-    only: Schema.optional(Schema.Array(SymbolSchema))
-  }),
-  Source.ExchangeSourceConfig
-).annotations({ identifier: "ExchangeSource" })
+export const ExchangeSource = Schema.extend(scheduling("exchange"), Source.ExchangeSourceConfig).annotations({
+  identifier: "ExchangeSource"
+})
 
 /**
  * A generic JSON source (see `Source.JsonSourceConfig`).
@@ -93,14 +96,7 @@ export const ExchangeSource = Schema.extend(
  * @since 0.1.0
  * @category schemas
  */
-export const JsonSource = Schema.extend(
-  Schema.Struct({
-    type: Schema.Literal("json"),
-    interval: Schema.optional(Millis),
-    only: Schema.optional(Schema.Array(SymbolSchema))
-  }),
-  Source.JsonSourceConfig
-).annotations({ identifier: "JsonSource" })
+export const JsonSource = Schema.extend(scheduling("json"), Source.JsonSourceConfig).annotations({ identifier: "JsonSource" })
 
 /**
  * A file source (see `Source.FileSourceConfig`).
@@ -108,14 +104,7 @@ export const JsonSource = Schema.extend(
  * @since 0.1.0
  * @category schemas
  */
-export const FileSource = Schema.extend(
-  Schema.Struct({
-    type: Schema.Literal("file"),
-    interval: Schema.optional(Millis),
-    only: Schema.optional(Schema.Array(SymbolSchema))
-  }),
-  Source.FileSourceConfig
-).annotations({ identifier: "FileSource" })
+export const FileSource = Schema.extend(scheduling("file"), Source.FileSourceConfig).annotations({ identifier: "FileSource" })
 
 /**
  * One configured source.

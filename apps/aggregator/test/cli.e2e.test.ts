@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as ChildProcess from "node:child_process"
+import { ChildProcess } from "@fiberkit/testkit"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -16,31 +16,10 @@ import { fileURLToPath } from "node:url"
 const root = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "../../..")
 const bin = Path.join(root, "apps/aggregator/src/bin/aggregator.ts")
 
-interface Run {
-  readonly child: ChildProcess.ChildProcess
-  readonly output: () => { readonly stdout: string; readonly stderr: string }
-  readonly done: Promise<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>
-}
+type Run = ChildProcess.Run
 
-const start = (args: ReadonlyArray<string>, env: Record<string, string> = {}): Run => {
-  const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", bin, ...args], {
-    cwd: root,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, DATABASE_URL: "", ...env }
-  })
-  let stdout = ""
-  let stderr = ""
-  child.stdout?.on("data", (chunk: Buffer) => {
-    stdout += chunk.toString()
-  })
-  child.stderr?.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString()
-  })
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.on("exit", (code, signal) => resolve({ code, signal }))
-  })
-  return { child, output: () => ({ stdout, stderr }), done }
-}
+const start = (args: ReadonlyArray<string>, env: Record<string, string> = {}): Run =>
+  ChildProcess.tsx(bin, args, { cwd: root, env: { DATABASE_URL: "", ...env } })
 
 const wait = <A>(promise: Promise<A>) => Effect.promise(() => promise)
 

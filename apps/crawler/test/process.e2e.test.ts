@@ -8,12 +8,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Db } from "@fiberkit/core"
-import { SyntheticSite, TestServer } from "@fiberkit/testkit"
+import { ChildProcess, SyntheticSite, TestServer } from "@fiberkit/testkit"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
-import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -26,26 +25,8 @@ const root = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "../../.
 const bin = Path.join(root, "apps/crawler/src/bin/crawl.ts")
 const MAX_DEPTH = 6
 
-interface Run {
-  readonly child: ChildProcess.ChildProcess
-  readonly done: Promise<{ readonly code: number | null; readonly signal: NodeJS.Signals | null; readonly stderr: string }>
-}
-
-const start = (args: ReadonlyArray<string>): Run => {
-  const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", bin, ...args], {
-    cwd: root,
-    stdio: ["ignore", "ignore", "pipe"],
-    env: { ...process.env, DATABASE_URL: "" }
-  })
-  let stderr = ""
-  child.stderr?.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString()
-  })
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) => {
-    child.on("exit", (code, signal) => resolve({ code, signal, stderr }))
-  })
-  return { child, done }
-}
+const start = (args: ReadonlyArray<string>): ChildProcess.Run =>
+  ChildProcess.tsx(bin, args, { cwd: root, env: { DATABASE_URL: "" } })
 
 const wait = <A>(promise: Promise<A>) => Effect.promise(() => promise)
 

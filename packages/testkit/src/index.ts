@@ -25,3 +25,6 @@ export * as TestTracer from "./TestTracer.js"
 
 /** Seeded pseudo-random numbers (mulberry32, MurmurHash3 mixing) for reproducible test data. @since 0.1.0 */
 export * as SeededRandom from "./SeededRandom.js"
+
+/** A TypeScript CLI as a separate process (`node --import tsx`), with its output and exit. @since 0.1.0 */
+export * as ChildProcess from "./ChildProcess.js"
