@@ -443,6 +443,32 @@ describe("Http adaptive per-host rate", () => {
       expect((yield* Fiber.join(fiber)).text).toBe("other")
     }))
 
+  it.scoped("a retry facing a host pause longer than maxRetryAfter gives up instead of waiting it out (TestClock)", () =>
+    Effect.gen(function*() {
+      const server = yield* TestServer.make({
+        routes: [
+          Faults.get("/busy", Faults.tooManyRequests({ seconds: 120 })),
+          Faults.get("/flaky", Faults.sequence(503, Faults.ok("late")))
+        ]
+      })
+      const http = yield* Http.make({
+        retry: { maxRetryAfter: "5 seconds", baseDelay: 1, maxDelay: 1, jitter: 0 },
+        limits: { adaptive: true }
+      })
+      // /flaky's first answer is a 503; its retry waits 1 ms of backoff (the test clock stands still).
+      const fiber = yield* Effect.fork(Effect.flip(http.get(server.urlFor("/flaky"))))
+      yield* server.awaitRequests(1)
+      yield* untilSleeping(1)
+      // Meanwhile the host asks for 2 minutes of quiet.
+      const busy = yield* Effect.flip(http.get(server.urlFor("/busy")))
+      expect(busy._tag === "StatusError" && busy.status).toBe(429)
+      yield* TestClock.adjust(1)
+      const error = yield* Fiber.join(fiber)
+      expect(error._tag === "StatusError" && error.status).toBe(503)
+      expect(error._tag === "StatusError" ? error.notRetried : "").toContain("paused")
+      expect((yield* server.requestsTo("/flaky")).length).toBe(1)
+    }))
+
   it.scoped("without adaptive, other requests to the host are not held back", () =>
     Effect.gen(function*() {
       const server = yield* TestServer.make({

@@ -201,18 +201,44 @@ export class Call<A> implements transport.Listener, Final {
         random
       })
       if (decision._tag === "Retry") {
-        this.host.retries.update(1)
-        this.attempts++
         this.spentMs += decision.delayMs
-        return Effect.zipRight(Effect.sleep(decision.delayMs), this.run)
+        return Effect.zipRight(Effect.sleep(decision.delayMs), Effect.suspend(() => this.retryUnlessPaused(error, response)))
       }
-      if (this.plan.statusAsResponse && response !== undefined) return this.finish(response, this)
-      return Effect.fail(
-        error._tag === "StatusError" && Retry.isRetryable(this.plan.retry, error)
-          ? new HttpError.StatusError({ ...error, notRetried: decision.reason })
-          : error
-      )
+      return this.stop(error, response, decision.reason)
     })
+  }
+
+  /**
+   * Runs the retry, unless the host is now paused (adaptive limits: another request's Retry-After) for
+   * longer than retry.maxRetryAfter: the retry would wait out the whole pause, so give up as for a
+   * Retry-After of our own that long.
+   */
+  private retryUnlessPaused(
+    error: HttpError.HttpError,
+    response: transport.RawResponse | undefined
+  ): Effect.Effect<A, HttpError.HttpError> {
+    const paused = this.engine.rate?.unsafeWaitTime(this.key) ?? 0
+    const limit = this.plan.retry.maxRetryAfterMs
+    if (paused <= limit) {
+      this.host.retries.update(1)
+      this.attempts++
+      return this.run
+    }
+    return this.stop(error, response, `the host is paused for another ${paused} ms (a Retry-After), more than retry.maxRetryAfter (${limit} ms)`)
+  }
+
+  /** Ends the call with `error` (or the response, when statuses are answers), saying why it was not retried. */
+  private stop(
+    error: HttpError.HttpError,
+    response: transport.RawResponse | undefined,
+    reason: string
+  ): Effect.Effect<A, HttpError.HttpError> {
+    if (this.plan.statusAsResponse && response !== undefined) return this.finish(response, this)
+    return Effect.fail(
+      error._tag === "StatusError" && Retry.isRetryable(this.plan.retry, error)
+        ? new HttpError.StatusError({ ...error, notRetried: reason })
+        : error
+    )
   }
 
   /** Hands the fiber what to do next: the async step resumes with that effect directly. */
